@@ -1,0 +1,73 @@
+//! The command line: clap definitions (raw arguments) are turned into validated configurations
+//! of the lower layers here and nowhere else. Each subcommand lives in its own file and exposes
+//! `run(args) -> anyhow::Result<ExitCode>`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod analyze;
+pub mod plan;
+pub mod simulate;
+pub mod units;
+
+/// Exit code when nothing usable could be read (empty, garbage, missing input).
+pub const EXIT_NO_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "peerscope",
+    version,
+    about = "Passive traffic measurement of P2P live-streaming clients (SopCast, PPLive, PPStream, TVAnts)",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse capture files and write report.json
+    Analyze(analyze::AnalyzeArgs),
+    /// Write a synthetic SopCast-like capture and its ground truth
+    Simulate(simulate::SimulateArgs),
+    /// The study's capacity model: server capacity, buffer and chunk efficiency
+    Plan(plan::PlanArgs),
+}
+
+/// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Plan(args) => plan::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("peerscope: {err:#}");
+            match err.downcast_ref::<InputError>() {
+                Some(_) => ExitCode::from(EXIT_NO_INPUT),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+/// An error meaning "nothing usable could be read": exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
