@@ -13,6 +13,7 @@
 //! `sim` writes synthetic captures whose true metrics are known (the ground truth of the tests),
 //! `plan` is the study's capacity model, and `cli` is the only layer that knows about arguments.
 
+pub mod analysis;
 pub mod cli;
 pub mod decode;
 pub mod flow;

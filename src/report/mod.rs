@@ -1,1 +1,94 @@
-//! report (being built)
+//! Reports: the serde model of `report.json` (schema `peerscope/report-v1`, SPEC §3) and the
+//! renderers that turn it into JSON and a human summary. Renderers are pure functions from the
+//! model to a writer; the model holds no computation.
+
+pub mod json;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::peers::{Peers, Tracker};
+use crate::metrics::playback::{Buffer, Continuity, Startup, Stream, Summary};
+use crate::metrics::sizes::Sizes;
+use crate::metrics::traffic::{Series, Traffic};
+
+/// The schema name written in every report.
+pub const SCHEMA: &str = "peerscope/report-v1";
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema: String,
+    /// `peerscope <version>`.
+    pub generator: String,
+    pub capture: Capture,
+    pub local: Local,
+    pub sizes: Sizes,
+    pub traffic: Traffic,
+    pub peers: Peers,
+    pub tracker: Tracker,
+    pub series: Series,
+    pub stream: Stream,
+    pub startup: Startup,
+    pub buffer: Buffer,
+    pub continuity: Continuity,
+    pub summary: Summary,
+}
+
+/// `capture`: what was read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    pub files: Vec<String>,
+    /// Link types seen, by tcpdump's names (EN10MB, LINUX_SLL2, RAW, …).
+    pub link_types: Vec<String>,
+    /// Packet records read.
+    pub packets: u64,
+    /// Records decoded to an IP packet.
+    pub decoded_packets: u64,
+    /// Records that could not be decoded (see `malformed_by_reason`).
+    pub malformed_packets: u64,
+    pub malformed_by_reason: BTreeMap<String, u64>,
+    /// Well-formed frames that carry no IP (ARP, LLDP, …).
+    pub not_ip_packets: u64,
+    /// Records rejected by the `-f` filter.
+    pub filtered_packets: u64,
+    /// IP fragments (first and later).
+    pub fragments: u64,
+    /// Decoded packets whose headers disagreed, by kind (see the README).
+    pub anomalies: BTreeMap<String, u64>,
+    /// Some input ended inside a record or had a corrupt record.
+    pub truncated: bool,
+    pub bad_timestamps: u64,
+    pub backwards_timestamps: u64,
+    /// First and last packet, RFC 3339 UTC with microseconds.
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub duration_s: f64,
+    /// `-f` expression, if any.
+    pub filter: Option<String>,
+    /// Passes over the input (2 when the warm-up's provisional choice had to be corrected).
+    pub passes: u32,
+    pub warnings: Vec<String>,
+}
+
+/// `local`: the vantage point.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Local {
+    pub ip: Option<String>,
+    pub how: String,
+    pub candidates: Vec<Candidate>,
+}
+
+/// A local-host candidate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Candidate {
+    pub ip: String,
+    /// Distinct remote addresses it exchanged peer UDP with.
+    pub udp_peers: u64,
+}

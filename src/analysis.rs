@@ -1,0 +1,368 @@
+//! The one code path from packets to a report, shared by `analyze`, `capture` and `compare`:
+//! source → decode → flow table → metrics → report model.
+//!
+//! [`Analyzer`] takes raw frames one at a time (from files or a live interface) and
+//! [`Analyzer::finish`] builds the [`Report`]. [`analyze_files`] drives it over capture files,
+//! with the second pass that the flow table may ask for (see `flow`).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+use crate::decode::{self, link::linktype, Decoded};
+use crate::flow::{Finished, Table, TableConfig};
+use crate::metrics::playback::{self, PlaybackOptions};
+use crate::metrics::{peers, round, sizes, traffic};
+use crate::report::{self, Candidate, Capture, Local, Report};
+use crate::source::filter::Filter;
+use crate::source::{CaptureFile, Merged, RawPacket, SourceError, SourceStats};
+
+/// What an analysis needs to know beyond the packets.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisConfig {
+    pub table: TableConfig,
+    pub playback: PlaybackOptions,
+    /// `-f` expression.
+    pub filter: Option<String>,
+    /// Show a progress bar on stderr when it is a terminal.
+    pub progress: bool,
+}
+
+/// Errors that leave nothing to report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalysisError {
+    /// No input could be opened.
+    #[error("{0}")]
+    NoInput(String),
+    /// A bad filter expression.
+    #[error("{0}")]
+    Filter(String),
+}
+
+/// Streams frames into a flow table.
+pub struct Analyzer {
+    table: Table,
+    filter: Option<Filter>,
+}
+
+impl Analyzer {
+    /// A new analyzer; fails only on a bad filter expression.
+    pub fn new(cfg: &AnalysisConfig) -> Result<Self, AnalysisError> {
+        let filter = match &cfg.filter {
+            Some(expr) => Some(Filter::new(expr).map_err(AnalysisError::Filter)?),
+            None => None,
+        };
+        Ok(Analyzer {
+            table: Table::new(cfg.table.clone()),
+            filter,
+        })
+    }
+
+    /// Takes one frame.
+    #[inline]
+    pub fn push(&mut self, raw: &RawPacket<'_>) {
+        if let Some(f) = self.filter.as_mut() {
+            if !f.matches(raw) {
+                self.table.filtered_out();
+                return;
+            }
+        }
+        match decode::decode(raw) {
+            Decoded::Packet(p) => self.table.ingest(&p),
+            Decoded::NotIp(_) => {
+                self.table.saw_frame(raw.ts_ns);
+                self.table.not_ip();
+            }
+            Decoded::Malformed(m) => {
+                self.table.saw_frame(raw.ts_ns);
+                self.table.malformed(m);
+            }
+        }
+    }
+
+    /// Ends the stream: the finished table and the filter's warnings.
+    pub fn finish(self) -> (Finished, Vec<String>) {
+        let warnings = self.filter.map(|f| f.warnings).unwrap_or_default();
+        (self.table.finish(), warnings)
+    }
+}
+
+/// Opens every file; files that cannot be read are reported, and only if none can is it an
+/// error.
+pub fn open_files(paths: &[String]) -> Result<(Vec<CaptureFile>, Vec<String>), AnalysisError> {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        match CaptureFile::open(path) {
+            Ok(f) => files.push(f),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if files.is_empty() {
+        return Err(AnalysisError::NoInput(problems.join("; ")));
+    }
+    Ok((files, problems))
+}
+
+fn one_pass(
+    paths: &[String],
+    cfg: &AnalysisConfig,
+) -> Result<(Finished, SourceStats, Vec<String>), AnalysisError> {
+    let (files, mut problems) = open_files(paths)?;
+    let mut merged = Merged::new(files);
+    let mut analyzer = Analyzer::new(cfg)?;
+    let bar = progress_bar(&merged, cfg.progress);
+    match &bar {
+        Some((bar, counters)) => {
+            let mut n: u64 = 0;
+            merged.for_each(|raw| {
+                analyzer.push(&raw);
+                n += 1;
+                if n % 65_536 == 0 {
+                    bar.set_position(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum());
+                }
+            });
+            bar.finish_and_clear();
+        }
+        None => merged.for_each(|raw| analyzer.push(&raw)),
+    }
+    let stats = merged.stats();
+    let (fin, filter_warnings) = analyzer.finish();
+    problems.extend(filter_warnings);
+    Ok((fin, stats, problems))
+}
+
+type Counters = Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>;
+
+fn progress_bar(merged: &Merged, wanted: bool) -> Option<(indicatif::ProgressBar, Counters)> {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let mut total = 0;
+    for f in merged.files() {
+        total += f.progress().1?;
+    }
+    // Small files finish before a bar would be useful.
+    if total < 64 << 20 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let counters = merged
+        .files()
+        .iter()
+        .map(|f| f.progress_counter())
+        .collect();
+    Some((bar, counters))
+}
+
+/// Analyses capture files (`-` is stdin) into a report. When the warm-up's provisional local
+/// host or threshold turns out wrong, the files are read a second time with both fixed; stdin
+/// cannot be, and the report says the timeline is approximate.
+pub fn analyze_files(paths: &[String], cfg: &AnalysisConfig) -> Result<Report, AnalysisError> {
+    let (mut fin, mut stats, mut problems) = one_pass(paths, cfg)?;
+    let mut passes = 1;
+    if fin.needs_second_pass {
+        if paths.iter().any(|p| p == "-") {
+            problems.push(
+                "the series, stream rate, buffer and continuity were classified with a provisional local host/threshold that the whole capture contradicts; standard input cannot be read twice, so they are approximate (give --local and --video-min to make them exact)".into(),
+            );
+        } else {
+            let mut second = cfg.clone();
+            second.table.local = fin.local;
+            second.table.video_min = fin.threshold;
+            let (mut fin2, stats2, problems2) = one_pass(paths, &second)?;
+            fin2.local_given = fin.local_given;
+            fin2.threshold_given = fin.threshold_given;
+            fin2.candidates = std::mem::take(&mut fin.candidates);
+            fin = fin2;
+            stats = stats2;
+            problems = problems2;
+            passes = 2;
+        }
+    }
+    Ok(build_report(fin, &stats, paths, cfg, problems, passes))
+}
+
+fn rfc3339(ns: i64) -> Option<String> {
+    let secs = ns.div_euclid(1_000_000_000);
+    let sub = ns.rem_euclid(1_000_000_000) as u32;
+    chrono::DateTime::from_timestamp(secs, sub)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+/// Builds the report from a finished table and what the source read.
+pub fn build_report(
+    fin: Finished,
+    stats: &SourceStats,
+    files: &[String],
+    cfg: &AnalysisConfig,
+    mut warnings: Vec<String>,
+    passes: u32,
+) -> Report {
+    warnings.extend(stats.warnings.iter().cloned());
+    let malformed = fin.counts.malformed_total();
+    if malformed > 0 {
+        warnings.push(format!(
+            "{malformed} of {} packets could not be decoded (see capture.malformed_by_reason)",
+            stats.packets
+        ));
+    }
+    if stats.bad_timestamps > 0 {
+        warnings.push(format!(
+            "{} records have an invalid sub-second timestamp (clamped)",
+            stats.bad_timestamps
+        ));
+    }
+    if stats.backwards_timestamps > 0 {
+        warnings.push(format!(
+            "{} records have a timestamp earlier than the record before",
+            stats.backwards_timestamps
+        ));
+    }
+    if stats.unknown_interface > 0 {
+        warnings.push(format!(
+            "{} pcapng packets name an interface that was never described; skipped",
+            stats.unknown_interface
+        ));
+    }
+    if fin.overflow.pairs_refused > 0 {
+        warnings.push(format!(
+            "the address-pair table was full: {} packets of new pairs were counted only in peers.overflow",
+            fin.overflow.packets
+        ));
+    }
+    if fin.timeline.unbinned > 0 {
+        warnings.push(format!(
+            "{} packets lie too far from the first timestamp to be placed on the timeline",
+            fin.timeline.unbinned
+        ));
+    }
+    if fin.local.is_some() && fin.threshold.is_none() {
+        warnings.push(
+            "video and control could not be separated (fewer than two UDP payload sizes): no packet is counted as video".into(),
+        );
+    }
+    if fin.local.is_none() && fin.counts.decoded > 0 {
+        warnings.push("no local host could be inferred: give --local".into());
+    }
+    let duration_s = traffic::duration_s(&fin);
+    let link_types = stats
+        .link_types
+        .iter()
+        .map(|&l| linktype::name(l))
+        .collect();
+    let has_packets = stats.packets > 0;
+    let capture = Capture {
+        files: files.to_vec(),
+        link_types,
+        packets: stats.packets,
+        decoded_packets: fin.counts.decoded,
+        malformed_packets: malformed,
+        malformed_by_reason: fin
+            .counts
+            .malformed
+            .iter()
+            .map(|(k, v)| (k.key(), *v))
+            .collect::<BTreeMap<_, _>>(),
+        not_ip_packets: fin.counts.not_ip,
+        filtered_packets: fin.counts.filtered_out,
+        fragments: fin.counts.fragments,
+        anomalies: fin
+            .counts
+            .anomalies
+            .iter()
+            .map(|(k, v)| (k.key().to_string(), *v))
+            .collect(),
+        truncated: stats.truncated,
+        bad_timestamps: stats.bad_timestamps,
+        backwards_timestamps: stats.backwards_timestamps,
+        start: if has_packets {
+            rfc3339(fin.first_ns)
+        } else {
+            None
+        },
+        end: if has_packets {
+            rfc3339(fin.last_ns)
+        } else {
+            None
+        },
+        duration_s: round(duration_s, 6),
+        filter: cfg.filter.clone(),
+        passes,
+        warnings,
+    };
+    let local = local_section(&fin);
+    let sizes = sizes::sizes(&fin);
+    let traffic = traffic::traffic(&fin);
+    let (peers, tracker) = peers::peers(&fin);
+    let pb = playback::playback(&fin, &cfg.playback, tracker.ip.as_deref());
+    let bin_s = fin.timeline.bin_ns() as f64 / 1e9;
+    let series = traffic::series(&fin, &|t| pb.buffer_at(t, bin_s));
+    let summary = playback::summary(&fin, &pb, &peers);
+    Report {
+        schema: report::SCHEMA.into(),
+        generator: format!("peerscope {}", env!("CARGO_PKG_VERSION")),
+        capture,
+        local,
+        sizes,
+        traffic,
+        peers,
+        tracker,
+        series,
+        stream: pb.stream,
+        startup: pb.startup,
+        buffer: pb.buffer,
+        continuity: pb.continuity,
+        summary,
+    }
+}
+
+fn local_section(fin: &Finished) -> Local {
+    let candidates: Vec<Candidate> = fin
+        .candidates
+        .iter()
+        .take(5)
+        .map(|(ip, n)| Candidate {
+            ip: ip.to_string(),
+            udp_peers: *n,
+        })
+        .collect();
+    let how = match (fin.local, fin.local_given) {
+        (Some(_), true) => "given (--local)".to_string(),
+        (Some(ip), false) => {
+            let mine = fin
+                .candidates
+                .iter()
+                .find(|(c, _)| *c == ip)
+                .map_or(0, |(_, n)| *n);
+            match fin.candidates.iter().find(|(c, _)| *c != ip) {
+                Some((next, n)) => format!(
+                    "inferred: exchanges UDP with the most distinct remote addresses ({mine}); runner-up {next} with {n}"
+                ),
+                None => format!(
+                    "inferred: exchanges UDP with the most distinct remote addresses ({mine}); no other candidate"
+                ),
+            }
+        }
+        (None, _) => "unknown: no unicast IP traffic".to_string(),
+    };
+    Local {
+        ip: fin.local.map(|ip: IpAddr| ip.to_string()),
+        how,
+        candidates,
+    }
+}
+
+impl From<SourceError> for AnalysisError {
+    fn from(e: SourceError) -> Self {
+        AnalysisError::NoInput(e.to_string())
+    }
+}

@@ -1,0 +1,266 @@
+//! Exact histograms of UDP payload sizes, and the statistics read from them: peaks and the
+//! threshold between control and video.
+//!
+//! A [`SizeHist`] is sparse (sorted `(size, cell)` pairs): live-streaming traffic uses a handful
+//! of distinct sizes, so lookups are a short binary search and memory follows the distinct sizes,
+//! not the packets.
+
+/// What one size has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SizeCell {
+    pub packets: u64,
+    /// IP bytes of those packets (header included), for rates in IP bytes.
+    pub ip_bytes: u64,
+    /// Time of the first packet of this size.
+    pub first_ns: i64,
+}
+
+/// Sparse exact histogram keyed by UDP payload size in bytes.
+#[derive(Debug, Clone, Default)]
+pub struct SizeHist {
+    cells: Vec<(u32, SizeCell)>,
+}
+
+impl SizeHist {
+    /// Counts one packet.
+    #[inline]
+    pub fn add(&mut self, size: u32, ip_bytes: u32, ts_ns: i64) {
+        match self.cells.binary_search_by_key(&size, |(s, _)| *s) {
+            Ok(i) => {
+                let cell = &mut self.cells[i].1;
+                cell.packets += 1;
+                cell.ip_bytes += u64::from(ip_bytes);
+                cell.first_ns = cell.first_ns.min(ts_ns);
+            }
+            Err(i) => self.cells.insert(
+                i,
+                (
+                    size,
+                    SizeCell {
+                        packets: 1,
+                        ip_bytes: u64::from(ip_bytes),
+                        first_ns: ts_ns,
+                    },
+                ),
+            ),
+        }
+    }
+
+    /// Adds IP bytes to a size without counting a packet (later fragments of a datagram).
+    pub fn add_bytes(&mut self, size: u32, ip_bytes: u32) {
+        if let Ok(i) = self.cells.binary_search_by_key(&size, |(s, _)| *s) {
+            self.cells[i].1.ip_bytes += u64::from(ip_bytes);
+        }
+    }
+
+    /// Merges another histogram into this one.
+    pub fn merge(&mut self, other: &SizeHist) {
+        for (size, cell) in &other.cells {
+            match self.cells.binary_search_by_key(size, |(s, _)| *s) {
+                Ok(i) => {
+                    let mine = &mut self.cells[i].1;
+                    mine.packets += cell.packets;
+                    mine.ip_bytes += cell.ip_bytes;
+                    mine.first_ns = mine.first_ns.min(cell.first_ns);
+                }
+                Err(i) => self.cells.insert(i, (*size, *cell)),
+            }
+        }
+    }
+
+    /// `(size, cell)` pairs in ascending size.
+    pub fn cells(&self) -> &[(u32, SizeCell)] {
+        &self.cells
+    }
+
+    /// Total packets.
+    pub fn packets(&self) -> u64 {
+        self.cells.iter().map(|(_, c)| c.packets).sum()
+    }
+
+    /// Totals split at `threshold`: (below, at-or-above). `None` puts everything below.
+    pub fn split(&self, threshold: Option<u32>) -> (Totals, Totals) {
+        let mut below = Totals::default();
+        let mut above = Totals::default();
+        for (size, cell) in &self.cells {
+            let t = if threshold.is_some_and(|t| *size >= t) {
+                &mut above
+            } else {
+                &mut below
+            };
+            t.packets += cell.packets;
+            t.ip_bytes += cell.ip_bytes;
+            t.payload_bytes += u64::from(*size) * cell.packets;
+            t.first_ns = t.first_ns.min(cell.first_ns);
+        }
+        (below, above)
+    }
+
+    /// True when some packet size lies in `[lo, hi)`: moving a threshold across that range
+    /// would reclassify packets.
+    pub fn any_in(&self, lo: u32, hi: u32) -> bool {
+        let start = self.cells.partition_point(|(s, _)| *s < lo);
+        self.cells.get(start).is_some_and(|(s, _)| *s < hi)
+    }
+}
+
+/// Packets and bytes of one class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub packets: u64,
+    pub ip_bytes: u64,
+    pub payload_bytes: u64,
+    pub first_ns: i64,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals {
+            packets: 0,
+            ip_bytes: 0,
+            payload_bytes: 0,
+            first_ns: i64::MAX,
+        }
+    }
+}
+
+/// A peak of the size distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peak {
+    pub size: u32,
+    pub packets: u64,
+    pub share: f64,
+}
+
+/// Peaks are local maxima within ±`PEAK_NEIGHBOURHOOD` bytes holding ≥ `PEAK_MIN_SHARE` of
+/// the packets.
+pub const PEAK_NEIGHBOURHOOD: u32 = 4;
+pub const PEAK_MIN_SHARE: f64 = 0.01;
+
+/// The peaks of a histogram, in ascending size.
+pub fn peaks(hist: &SizeHist) -> Vec<Peak> {
+    let total = hist.packets();
+    if total == 0 {
+        return Vec::new();
+    }
+    let cells = hist.cells();
+    let mut out = Vec::new();
+    for (i, (size, cell)) in cells.iter().enumerate() {
+        let share = cell.packets as f64 / total as f64;
+        if share < PEAK_MIN_SHARE {
+            continue;
+        }
+        // Strictly larger than the neighbours on the left, at least as large as those on the
+        // right: a plateau yields one peak, its first size.
+        let left_ok = cells[..i]
+            .iter()
+            .rev()
+            .take_while(|(s, _)| size - s <= PEAK_NEIGHBOURHOOD)
+            .all(|(_, c)| c.packets < cell.packets);
+        let right_ok = cells[i + 1..]
+            .iter()
+            .take_while(|(s, _)| s - size <= PEAK_NEIGHBOURHOOD)
+            .all(|(_, c)| c.packets <= cell.packets);
+        if left_ok && right_ok {
+            out.push(Peak {
+                size: *size,
+                packets: cell.packets,
+                share,
+            });
+        }
+    }
+    out
+}
+
+/// The threshold between control and video: Otsu's method over the packet-weighted sizes
+/// (the split that maximises the between-class variance), placed in the middle of the empty
+/// gap at that split so that it sits between the two classes, not on the edge of one.
+/// `None` when fewer than two distinct sizes exist.
+pub fn otsu_threshold(hist: &SizeHist) -> Option<u32> {
+    let cells = hist.cells();
+    if cells.len() < 2 {
+        return None;
+    }
+    let total_n: f64 = cells.iter().map(|(_, c)| c.packets as f64).sum();
+    let total_s: f64 = cells
+        .iter()
+        .map(|(s, c)| f64::from(*s) * c.packets as f64)
+        .sum();
+    let mut n0 = 0.0;
+    let mut s0 = 0.0;
+    let mut best: Option<(f64, usize)> = None;
+    for i in 0..cells.len() - 1 {
+        let (size, cell) = cells[i];
+        n0 += cell.packets as f64;
+        s0 += f64::from(size) * cell.packets as f64;
+        let n1 = total_n - n0;
+        if n0 == 0.0 || n1 == 0.0 {
+            continue;
+        }
+        let m0 = s0 / n0;
+        let m1 = (total_s - s0) / n1;
+        let var = n0 * n1 * (m0 - m1) * (m0 - m1);
+        // Ties keep the widest gap, so equal-variance splits prefer clean separation.
+        let gap = cells[i + 1].0 - size;
+        match best {
+            Some((v, j)) if var < v || (var == v && gap <= cells[j + 1].0 - cells[j].0) => {}
+            _ => best = Some((var, i)),
+        }
+    }
+    let (_, i) = best?;
+    let lo = cells[i].0;
+    let hi = cells[i + 1].0;
+    Some(lo + (hi - lo).div_ceil(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(pairs: &[(u32, u64)]) -> SizeHist {
+        let mut h = SizeHist::default();
+        for &(size, n) in pairs {
+            for _ in 0..n {
+                h.add(size, size + 28, 0);
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn sopcast_like_two_peaks() {
+        let mut pairs = vec![(28, 5000), (1320, 5000)];
+        pairs.extend((40..120).map(|s| (s, 3)));
+        let h = hist(&pairs);
+        let p = peaks(&h);
+        assert_eq!(p.iter().map(|p| p.size).collect::<Vec<_>>(), vec![28, 1320]);
+        let t = otsu_threshold(&h).unwrap_or(0);
+        assert!(t > 119 && t <= 1320, "threshold {t}");
+        let (ctrl, video) = h.split(Some(t));
+        assert_eq!(video.packets, 5000);
+        assert_eq!(ctrl.packets, 5000 + 80 * 3);
+        assert_eq!(video.payload_bytes, 1320 * 5000);
+    }
+
+    #[test]
+    fn one_size_has_no_threshold() {
+        assert_eq!(otsu_threshold(&hist(&[(1320, 10)])), None);
+        assert_eq!(otsu_threshold(&SizeHist::default()), None);
+        assert!(peaks(&SizeHist::default()).is_empty());
+    }
+
+    #[test]
+    fn any_in_range() {
+        let h = hist(&[(28, 1), (1320, 1)]);
+        assert!(!h.any_in(29, 1320));
+        assert!(h.any_in(29, 1321));
+        assert!(h.any_in(0, 29));
+    }
+
+    #[test]
+    fn plateau_gives_one_peak() {
+        let h = hist(&[(100, 50), (101, 50), (500, 100)]);
+        let p: Vec<u32> = peaks(&h).iter().map(|p| p.size).collect();
+        assert_eq!(p, vec![100, 500]);
+    }
+}

@@ -1,0 +1,280 @@
+//! Time-binned accumulators: the local host's traffic per 100 ms bin, active suppliers per
+//! series window, and the payload of loopback TCP flows (the hand-over to a local player).
+//!
+//! Bins are indexed from the first frame of the capture. Memory follows the capture's duration:
+//! a bin is a few counters, and at most `max_bins` exist (packets beyond are counted, not
+//! binned).
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::decode::Packet;
+
+/// Traffic of the local host in one bin. Byte counts are IP bytes unless named `payload`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bin {
+    pub down_ip: u64,
+    pub up_ip: u64,
+    pub video_down_ip: u64,
+    pub video_up_ip: u64,
+    pub video_down_payload: u64,
+    pub video_up_payload: u64,
+    pub control_down_ip: u64,
+    pub control_up_ip: u64,
+    pub video_down_packets: u32,
+    pub video_up_packets: u32,
+    pub control_down_packets: u32,
+    pub control_up_packets: u32,
+}
+
+/// A supplier share below this part of a window's video is not counted as active.
+const ACTIVE_SUPPLIER_SHARE: f64 = 0.01;
+
+/// The local host's traffic over time.
+#[derive(Debug)]
+pub struct Timeline {
+    bin_ns: i64,
+    window_ns: i64,
+    max_bins: usize,
+    origin: i64,
+    bins: Vec<Bin>,
+    /// Packets outside the binned range.
+    pub unbinned: u64,
+    window: i64,
+    window_peers: FxHashMap<IpAddr, u64>,
+    suppliers: Vec<u32>,
+}
+
+impl Timeline {
+    /// An empty timeline.
+    pub fn new(bin_ns: i64, window_ns: i64, max_bins: usize) -> Self {
+        Timeline {
+            bin_ns: bin_ns.max(1),
+            window_ns: window_ns.max(1),
+            max_bins,
+            origin: 0,
+            bins: Vec::new(),
+            unbinned: 0,
+            window: -1,
+            window_peers: FxHashMap::default(),
+            suppliers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn set_origin(&mut self, ts_ns: i64) {
+        self.origin = ts_ns;
+    }
+
+    /// Width of a bin in nanoseconds.
+    pub fn bin_ns(&self) -> i64 {
+        self.bin_ns
+    }
+
+    /// Width of a series window in nanoseconds.
+    pub fn window_ns(&self) -> i64 {
+        self.window_ns
+    }
+
+    /// The bins, from the first frame of the capture.
+    pub fn bins(&self) -> &[Bin] {
+        &self.bins
+    }
+
+    /// Active suppliers per window (peers that sent ≥ 1 % of the window's video).
+    pub fn suppliers(&self) -> &[u32] {
+        &self.suppliers
+    }
+
+    #[inline]
+    fn bin(&mut self, ts_ns: i64) -> Option<&mut Bin> {
+        let idx = (ts_ns.saturating_sub(self.origin) / self.bin_ns).max(0) as usize;
+        if idx >= self.max_bins {
+            self.unbinned += 1;
+            return None;
+        }
+        if idx >= self.bins.len() {
+            self.bins.resize(idx + 1, Bin::default());
+        }
+        Some(&mut self.bins[idx])
+    }
+
+    pub(crate) fn add_control(&mut self, ts_ns: i64, down: bool, ip_len: u32, packet: bool) {
+        if let Some(b) = self.bin(ts_ns) {
+            let n = u32::from(packet);
+            if down {
+                b.down_ip += u64::from(ip_len);
+                b.control_down_ip += u64::from(ip_len);
+                b.control_down_packets += n;
+            } else {
+                b.up_ip += u64::from(ip_len);
+                b.control_up_ip += u64::from(ip_len);
+                b.control_up_packets += n;
+            }
+        }
+    }
+
+    /// Traffic that is neither video nor control (TCP, ICMP, …).
+    pub(crate) fn add_other(&mut self, ts_ns: i64, down: bool, ip_len: u32) {
+        if let Some(b) = self.bin(ts_ns) {
+            if down {
+                b.down_ip += u64::from(ip_len);
+            } else {
+                b.up_ip += u64::from(ip_len);
+            }
+        }
+    }
+
+    pub(crate) fn add_video(
+        &mut self,
+        ts_ns: i64,
+        down: bool,
+        ip_len: u32,
+        payload: u32,
+        packet: bool,
+        peer: IpAddr,
+    ) {
+        if let Some(b) = self.bin(ts_ns) {
+            let n = u32::from(packet);
+            if down {
+                b.down_ip += u64::from(ip_len);
+                b.video_down_ip += u64::from(ip_len);
+                b.video_down_payload += u64::from(payload);
+                b.video_down_packets += n;
+            } else {
+                b.up_ip += u64::from(ip_len);
+                b.video_up_ip += u64::from(ip_len);
+                b.video_up_payload += u64::from(payload);
+                b.video_up_packets += n;
+            }
+        }
+        if down {
+            let w = ts_ns.saturating_sub(self.origin).max(0) / self.window_ns;
+            if w > self.window {
+                self.close_window();
+                self.window = w;
+            }
+            if w == self.window {
+                *self.window_peers.entry(peer).or_insert(0) += u64::from(ip_len);
+            }
+        }
+    }
+
+    fn close_window(&mut self) {
+        if self.window < 0 {
+            return;
+        }
+        let total: u64 = self.window_peers.values().sum();
+        let active = self
+            .window_peers
+            .values()
+            .filter(|&&b| b as f64 >= ACTIVE_SUPPLIER_SHARE * total as f64 && b > 0)
+            .count() as u32;
+        let w = self.window as usize;
+        if w < self.max_bins {
+            if self.suppliers.len() <= w {
+                self.suppliers.resize(w + 1, 0);
+            }
+            self.suppliers[w] = active;
+        }
+        self.window_peers.clear();
+    }
+
+    pub(crate) fn flush(&mut self) {
+        self.close_window();
+        self.window = i64::MAX;
+    }
+}
+
+/// Most loopback TCP flows followed.
+const MAX_LOOPBACK_FLOWS: usize = 64;
+
+/// One loopback TCP connection: side 0 is the lower (address, port).
+#[derive(Debug, Clone)]
+pub struct LoopFlow {
+    pub addr: [IpAddr; 2],
+    pub port: [u16; 2],
+    /// Payload bytes sent by each side, per bin.
+    pub bins: [Vec<u64>; 2],
+    /// Total payload bytes sent by each side.
+    pub bytes: [u64; 2],
+    /// First payload byte sent by each side.
+    pub first_payload_ns: [Option<i64>; 2],
+}
+
+/// The loopback TCP flows of a capture taken on `lo` or `any`.
+#[derive(Debug)]
+pub struct LoopbackFlows {
+    bin_ns: i64,
+    max_bins: usize,
+    origin: i64,
+    index: FxHashMap<(IpAddr, u16, IpAddr, u16), usize>,
+    flows: Vec<LoopFlow>,
+    /// Flows not followed because the cap was reached.
+    pub refused: u64,
+}
+
+impl LoopbackFlows {
+    pub(crate) fn new(bin_ns: i64, max_bins: usize) -> Self {
+        LoopbackFlows {
+            bin_ns: bin_ns.max(1),
+            max_bins,
+            origin: 0,
+            index: FxHashMap::default(),
+            flows: Vec::new(),
+            refused: 0,
+        }
+    }
+
+    pub(crate) fn set_origin(&mut self, ts_ns: i64) {
+        self.origin = ts_ns;
+    }
+
+    /// The flows followed.
+    pub fn flows(&self) -> &[LoopFlow] {
+        &self.flows
+    }
+
+    pub(crate) fn add(&mut self, p: &Packet<'_>) {
+        let fwd = (p.src, p.sport) <= (p.dst, p.dport);
+        let key = if fwd {
+            (p.src, p.sport, p.dst, p.dport)
+        } else {
+            (p.dst, p.dport, p.src, p.sport)
+        };
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                if self.flows.len() >= MAX_LOOPBACK_FLOWS {
+                    self.refused += 1;
+                    return;
+                }
+                self.flows.push(LoopFlow {
+                    addr: [key.0, key.2],
+                    port: [key.1, key.3],
+                    bins: [Vec::new(), Vec::new()],
+                    bytes: [0, 0],
+                    first_payload_ns: [None, None],
+                });
+                self.index.insert(key, self.flows.len() - 1);
+                self.flows.len() - 1
+            }
+        };
+        if p.payload_len == 0 {
+            return;
+        }
+        let side = usize::from(!fwd);
+        let flow = &mut self.flows[i];
+        flow.bytes[side] += u64::from(p.payload_len);
+        let first = &mut flow.first_payload_ns[side];
+        *first = Some(first.map_or(p.ts_ns, |f| f.min(p.ts_ns)));
+        let idx = (p.ts_ns.saturating_sub(self.origin) / self.bin_ns).max(0) as usize;
+        if idx < self.max_bins {
+            let bins = &mut flow.bins[side];
+            if bins.len() <= idx {
+                bins.resize(idx + 1, 0);
+            }
+            bins[idx] += u64::from(p.payload_len);
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Who the local host talks to: peers contacted, suppliers of video, how concentrated the
+//! supply is, each peer's role, and the tracker.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow::{is_unicast_host, Finished, PairStats};
+
+use super::{rel_s, round};
+
+/// A peer that sent at least this share of the video received is a supplier (SPEC §2).
+pub const SUPPLIER_SHARE: f64 = 0.01;
+
+/// `peers` in the report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Peers {
+    /// Distinct remote addresses exchanging peer UDP with the local host.
+    pub contacted: u64,
+    /// Peers that sent ≥ 1 % of the video payload received.
+    pub suppliers: u64,
+    pub concentration: Concentration,
+    pub list: Vec<Peer>,
+    /// Address pairs not tracked because the table was full (`--max-pairs`), with their traffic.
+    pub overflow: Overflow,
+}
+
+/// Traffic of untracked pairs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Overflow {
+    pub packets: u64,
+    pub ip_bytes: u64,
+}
+
+/// How concentrated video supply is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Concentration {
+    pub top1_share: f64,
+    pub top2_share: f64,
+    pub peers_for_50: u64,
+    pub peers_for_80: u64,
+    pub peers_for_90: u64,
+}
+
+/// One remote address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    pub ip: String,
+    /// Ports the remote side used.
+    pub ports: Vec<u16>,
+    /// Name from a captured DNS answer.
+    pub name: Option<String>,
+    /// `supplier`, `consumer`, `tracker` or `control-only`.
+    pub role: String,
+    /// UDP payload bytes of video received from this peer.
+    pub video_in_bytes: u64,
+    /// UDP payload bytes of video sent to this peer.
+    pub video_out_bytes: u64,
+    /// UDP payload bytes of control received from / sent to this peer.
+    pub control_in_bytes: u64,
+    pub control_out_bytes: u64,
+    /// TCP payload bytes received from / sent to this peer.
+    pub tcp_in_bytes: u64,
+    pub tcp_out_bytes: u64,
+    /// Share of all video payload received.
+    pub share_in: f64,
+    pub first_seen_s: f64,
+    pub last_seen_s: f64,
+    /// Hops guessed from the largest TTL received (initial TTL 64, 128 or 255).
+    pub ttl_hops: Option<u8>,
+}
+
+/// `tracker` in the report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Tracker {
+    pub ip: Option<String>,
+    pub name: Option<String>,
+    pub how: String,
+}
+
+/// Hop count from a received TTL: the distance below the next common initial TTL.
+pub fn hops_from_ttl(ttl: u8) -> u8 {
+    let initial = if ttl <= 64 {
+        64
+    } else if ttl <= 128 {
+        128
+    } else {
+        255
+    };
+    initial - ttl
+}
+
+/// Per-peer numbers before roles are assigned.
+struct Row<'a> {
+    ip: IpAddr,
+    pair: &'a PairStats,
+    video_in: u64,
+    video_out: u64,
+    control_in: u64,
+    control_out: u64,
+    peer_udp: bool,
+    only_infra: bool,
+}
+
+/// First video packet received by the local host, if any.
+pub fn first_video_ns(fin: &Finished) -> Option<i64> {
+    let local = fin.local?;
+    let t = fin.threshold?;
+    fin.pairs
+        .iter()
+        .filter(|p| p.a == local || p.b == local)
+        .flat_map(|p| {
+            p.sent_by(p.other(local))
+                .udp_sizes
+                .cells()
+                .iter()
+                .filter(move |(s, _)| *s >= t)
+                .map(|(_, c)| c.first_ns)
+        })
+        .min()
+}
+
+/// Builds `peers` and `tracker`.
+pub fn peers(fin: &Finished) -> (Peers, Tracker) {
+    let overflow = Overflow {
+        packets: fin.overflow.packets,
+        ip_bytes: fin.overflow.ip_bytes,
+    };
+    let Some(local) = fin.local else {
+        return (
+            Peers {
+                contacted: 0,
+                suppliers: 0,
+                concentration: concentration(&[]),
+                list: Vec::new(),
+                overflow,
+            },
+            Tracker {
+                ip: None,
+                name: None,
+                how: "no local host".into(),
+            },
+        );
+    };
+    let mut rows: Vec<Row<'_>> = fin
+        .pairs
+        .iter()
+        .filter(|p| p.a == local || p.b == local)
+        .map(|pair| {
+            let ip = pair.other(local);
+            let (c_in, v_in) = pair.sent_by(ip).udp_sizes.split(fin.threshold);
+            let (c_out, v_out) = pair.sent_by(local).udp_sizes.split(fin.threshold);
+            let d_in = pair.sent_by(ip);
+            let d_out = pair.sent_by(local);
+            let infra = d_in.infra_packets + d_out.infra_packets;
+            let all = d_in.packets + d_out.packets;
+            Row {
+                ip,
+                pair,
+                video_in: v_in.payload_bytes,
+                video_out: v_out.payload_bytes,
+                control_in: c_in.payload_bytes,
+                control_out: c_out.payload_bytes,
+                peer_udp: pair.has_peer_udp(),
+                only_infra: infra == all,
+            }
+        })
+        .filter(|r| is_unicast_host(r.ip) && !r.only_infra)
+        .collect();
+    let video_total: u64 = rows.iter().map(|r| r.video_in).sum();
+    let video_out_total: u64 = rows.iter().map(|r| r.video_out).sum();
+    let share = |v: u64| {
+        if video_total > 0 {
+            v as f64 / video_total as f64
+        } else {
+            0.0
+        }
+    };
+    let first_video = first_video_ns(fin);
+    let tracker_ip = pick_tracker(fin, &rows, first_video);
+    rows.sort_by(|x, y| {
+        y.video_in
+            .cmp(&x.video_in)
+            .then(y.video_out.cmp(&x.video_out))
+            .then((y.control_in + y.control_out).cmp(&(x.control_in + x.control_out)))
+            .then(x.ip.cmp(&y.ip))
+    });
+    let mut shares: Vec<f64> = rows.iter().map(|r| share(r.video_in)).collect();
+    shares.sort_by(|a, b| b.total_cmp(a));
+    let list: Vec<Peer> = rows
+        .iter()
+        .map(|r| {
+            let s = share(r.video_in);
+            let role = if Some(r.ip) == tracker_ip {
+                "tracker"
+            } else if s >= SUPPLIER_SHARE && r.video_in > 0 {
+                "supplier"
+            } else if video_out_total > 0
+                && r.video_out as f64 >= SUPPLIER_SHARE * video_out_total as f64
+                && r.video_out > 0
+            {
+                "consumer"
+            } else {
+                "control-only"
+            };
+            let (first, last) = r.pair.span();
+            let d_in = r.pair.sent_by(r.ip);
+            Peer {
+                ip: r.ip.to_string(),
+                ports: r.pair.ports_of(r.ip).to_vec(),
+                name: fin.names.get(&r.ip).cloned(),
+                role: role.into(),
+                video_in_bytes: r.video_in,
+                video_out_bytes: r.video_out,
+                control_in_bytes: r.control_in,
+                control_out_bytes: r.control_out,
+                tcp_in_bytes: d_in.tcp_payload_bytes,
+                tcp_out_bytes: r.pair.sent_by(local).tcp_payload_bytes,
+                share_in: round(s, 4),
+                first_seen_s: rel_s(first, fin.first_ns),
+                last_seen_s: rel_s(last, fin.first_ns),
+                ttl_hops: (d_in.packets > 0).then(|| hops_from_ttl(d_in.ttl_max)),
+            }
+        })
+        .collect();
+    let contacted = rows.iter().filter(|r| r.peer_udp).count() as u64;
+    let suppliers = list.iter().filter(|p| p.role == "supplier").count() as u64;
+    let tracker = match tracker_ip {
+        Some(ip) => {
+            let name = fin.names.get(&ip).cloned();
+            let how = match &name {
+                Some(n) => format!(
+                    "contacted before the first video packet, never supplied video; named {n} by a captured DNS answer"
+                ),
+                None => "contacted before the first video packet, never supplied video; no DNS answer names it".into(),
+            };
+            Tracker {
+                ip: Some(ip.to_string()),
+                name,
+                how,
+            }
+        }
+        None => Tracker {
+            ip: None,
+            name: None,
+            how: "no endpoint contacted before the first video packet that never supplied video"
+                .into(),
+        },
+    };
+    (
+        Peers {
+            contacted,
+            suppliers,
+            concentration: concentration(&shares),
+            list,
+            overflow,
+        },
+        tracker,
+    )
+}
+
+/// The tracker: an endpoint contacted before the first video packet that never supplied
+/// video, preferring one named by DNS, then one spoken to over TCP, then the earliest.
+fn pick_tracker(fin: &Finished, rows: &[Row<'_>], first_video: Option<i64>) -> Option<IpAddr> {
+    let first_video = first_video?;
+    rows.iter()
+        .filter(|r| r.video_in == 0 && r.video_out == 0)
+        .filter(|r| r.pair.span().0 < first_video)
+        .min_by_key(|r| {
+            let named = fin.names.contains_key(&r.ip);
+            let tcp = r.pair.dir.iter().any(|d| d.tcp_packets > 0);
+            (!named, !tcp, r.pair.span().0, r.ip)
+        })
+        .map(|r| r.ip)
+}
+
+/// Concentration of supply from shares sorted in descending order.
+pub fn concentration(shares: &[f64]) -> Concentration {
+    let fewest = |target: f64| -> u64 {
+        let mut sum = 0.0;
+        for (i, s) in shares.iter().enumerate() {
+            sum += s;
+            if sum + 1e-12 >= target {
+                return i as u64 + 1;
+            }
+        }
+        0
+    };
+    Concentration {
+        top1_share: round(shares.first().copied().unwrap_or(0.0), 4),
+        top2_share: round(shares.iter().take(2).sum(), 4),
+        peers_for_50: fewest(0.5),
+        peers_for_80: fewest(0.8),
+        peers_for_90: fewest(0.9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hops() {
+        assert_eq!(hops_from_ttl(64), 0);
+        assert_eq!(hops_from_ttl(50), 14);
+        assert_eq!(hops_from_ttl(117), 11);
+        assert_eq!(hops_from_ttl(250), 5);
+    }
+
+    #[test]
+    fn concentration_counts() {
+        let c = concentration(&[0.46, 0.31, 0.12, 0.07, 0.04]);
+        assert_eq!(c.top1_share, 0.46);
+        assert_eq!(c.top2_share, 0.77);
+        assert_eq!((c.peers_for_50, c.peers_for_80, c.peers_for_90), (2, 3, 4));
+        let empty = concentration(&[]);
+        assert_eq!((empty.top2_share, empty.peers_for_50), (0.0, 0));
+    }
+}

@@ -1,0 +1,78 @@
+//! The packet-size distribution of the local host's peer UDP traffic, its peaks, and the
+//! threshold that separates control (acks, requests) from video.
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow::sizes::{peaks, SizeHist};
+use crate::flow::Finished;
+
+/// `sizes` in the report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sizes {
+    /// Always `udp_payload_bytes`.
+    pub unit: String,
+    /// Smallest payload counted as video; `null` when no split exists.
+    pub threshold: Option<u32>,
+    /// How the threshold was found.
+    pub threshold_how: String,
+    pub peaks: Vec<PeakOut>,
+    /// `[size, packets]` for every size seen, ascending.
+    pub histogram: Vec<(u32, u64)>,
+}
+
+/// One peak of the distribution.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeakOut {
+    /// UDP payload bytes.
+    pub size: u32,
+    /// IP length of a packet of this size (header included).
+    pub ip_bytes: u32,
+    pub packets: u64,
+    pub share_packets: f64,
+    /// `video` or `control`.
+    pub class: String,
+}
+
+/// Builds the `sizes` section.
+pub fn sizes(fin: &Finished) -> Sizes {
+    let hist: &SizeHist = &fin.hist;
+    let threshold = fin.threshold;
+    let threshold_how = match (threshold, fin.threshold_given) {
+        (Some(_), true) => "given (--video-min)".to_string(),
+        (Some(_), false) => {
+            "Otsu's between-class variance on the packet-size histogram, placed mid-gap".to_string()
+        }
+        (None, _) => "no threshold: fewer than two distinct UDP payload sizes".to_string(),
+    };
+    let peaks = peaks(hist)
+        .into_iter()
+        .map(|p| {
+            let ip_bytes = hist
+                .cells()
+                .iter()
+                .find(|(s, _)| *s == p.size)
+                .map(|(_, c)| (c.ip_bytes / c.packets.max(1)) as u32)
+                .unwrap_or(0);
+            PeakOut {
+                size: p.size,
+                ip_bytes,
+                packets: p.packets,
+                share_packets: super::round(p.share, 4),
+                class: if threshold.is_some_and(|t| p.size >= t) {
+                    "video".into()
+                } else {
+                    "control".into()
+                },
+            }
+        })
+        .collect();
+    Sizes {
+        unit: "udp_payload_bytes".into(),
+        threshold,
+        threshold_how,
+        peaks,
+        histogram: hist.cells().iter().map(|(s, c)| (*s, c.packets)).collect(),
+    }
+}

@@ -1,0 +1,482 @@
+//! Capture files read by a pure-Rust reader (pcap-parser): pcap in both byte orders, micro- or
+//! nanosecond timestamps, and pcapng, whose interfaces may have different link types. The format
+//! is recognised from the first bytes, never from the file name; `-` is standard input.
+//!
+//! Damage is counted in [`SourceStats`], not fatal: a file cut in the middle of a record yields
+//! every record before the cut and sets `truncated`; a record that claims an impossible length
+//! stops the reading there (nothing after it can be trusted) with a warning. Only a file from
+//! which no header can be read is an error ([`SourceError`]).
+
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+use super::{RawPacket, SourceError, SourceStats};
+
+/// Size of the reader's buffer: large reads keep system calls off the profile.
+const BUFFER_BYTES: usize = 1 << 20;
+/// A record longer than this and longer than the file's snaplen is corrupt (libpcap uses the
+/// same bound, MAXIMUM_SNAPLEN = 262144).
+const MAX_SANE_CAPLEN: u32 = 262_144;
+/// pcap magic numbers as read little-endian (pcap-savefile(5)).
+const MAGIC_PCAP_US: u32 = 0xa1b2_c3d4;
+const MAGIC_PCAP_NS: u32 = 0xa1b2_3c4d;
+/// pcapng Section Header Block type (pcapng draft, section 4.1).
+const MAGIC_PCAPNG_SHB: u32 = 0x0a0d_0d0a;
+
+/// The container format of a capture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Classic libpcap format.
+    Pcap { nanoseconds: bool, big_endian: bool },
+    /// pcapng.
+    PcapNg,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link_type: u16,
+    /// Timestamp units per second.
+    resolution: u64,
+    offset_s: i64,
+}
+
+/// A `Read` that counts the bytes it hands out, for progress reporting.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// One open capture file (or standard input), read record by record.
+pub struct CaptureFile {
+    path: String,
+    format: FileFormat,
+    reader: Box<dyn PcapReaderIterator + Send>,
+    legacy_link: u16,
+    legacy_nanos: bool,
+    snaplen: u32,
+    interfaces: Vec<Interface>,
+    read_bytes: Arc<AtomicU64>,
+    total_bytes: Option<u64>,
+    last_ts: i64,
+    stats: SourceStats,
+    done: bool,
+}
+
+impl std::fmt::Debug for CaptureFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureFile")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads up to `limit` bytes, looping over short reads (pipes deliver in pieces).
+fn read_head(reader: &mut dyn Read, limit: usize) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; limit];
+    let mut filled = 0;
+    while filled < limit {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+fn detect_format(path: &str, head: &[u8]) -> Result<FileFormat, SourceError> {
+    if head.is_empty() {
+        return Err(SourceError::Empty {
+            path: path.to_string(),
+        });
+    }
+    let Some(magic_bytes) = head.get(..4) else {
+        return Err(SourceError::BadHeader {
+            path: path.to_string(),
+            detail: format!("only {} bytes", head.len()),
+        });
+    };
+    let le = u32::from_le_bytes([
+        magic_bytes[0],
+        magic_bytes[1],
+        magic_bytes[2],
+        magic_bytes[3],
+    ]);
+    let be = u32::from_be_bytes([
+        magic_bytes[0],
+        magic_bytes[1],
+        magic_bytes[2],
+        magic_bytes[3],
+    ]);
+    match (le, be) {
+        (MAGIC_PCAP_US, _) => Ok(FileFormat::Pcap {
+            nanoseconds: false,
+            big_endian: false,
+        }),
+        (MAGIC_PCAP_NS, _) => Ok(FileFormat::Pcap {
+            nanoseconds: true,
+            big_endian: false,
+        }),
+        (_, MAGIC_PCAP_US) => Ok(FileFormat::Pcap {
+            nanoseconds: false,
+            big_endian: true,
+        }),
+        (_, MAGIC_PCAP_NS) => Ok(FileFormat::Pcap {
+            nanoseconds: true,
+            big_endian: true,
+        }),
+        (MAGIC_PCAPNG_SHB, _) => Ok(FileFormat::PcapNg),
+        _ => Err(SourceError::BadMagic {
+            path: path.to_string(),
+            magic: magic_bytes
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }),
+    }
+}
+
+impl CaptureFile {
+    /// Opens a capture file by path; `-` reads standard input.
+    pub fn open(path: &str) -> Result<Self, SourceError> {
+        let io_err = |source| SourceError::Io {
+            path: path.to_string(),
+            source,
+        };
+        if path == "-" {
+            Self::from_reader(path, Box::new(io::stdin()), None)
+        } else {
+            let file = File::open(path).map_err(io_err)?;
+            let size = file.metadata().ok().map(|m| m.len());
+            Self::from_reader(path, Box::new(file), size)
+        }
+    }
+
+    /// Reads a capture from any byte stream; `name` is used in messages.
+    pub fn from_reader(
+        name: &str,
+        mut input: Box<dyn Read + Send>,
+        total_bytes: Option<u64>,
+    ) -> Result<Self, SourceError> {
+        let head = read_head(&mut input, 64 * 1024).map_err(|source| SourceError::Io {
+            path: name.to_string(),
+            source,
+        })?;
+        let format = detect_format(name, &head)?;
+        let read_bytes = Arc::new(AtomicU64::new(0));
+        let counting = Counting {
+            inner: Cursor::new(head).chain(input),
+            count: Arc::clone(&read_bytes),
+        };
+        let reader = pcap_parser::create_reader(BUFFER_BYTES, counting).map_err(|e| {
+            SourceError::BadHeader {
+                path: name.to_string(),
+                detail: e.to_string(),
+            }
+        })?;
+        Ok(CaptureFile {
+            path: name.to_string(),
+            format,
+            reader,
+            legacy_link: 0,
+            legacy_nanos: false,
+            snaplen: 0,
+            interfaces: Vec::new(),
+            read_bytes,
+            total_bytes,
+            last_ts: i64::MIN,
+            stats: SourceStats::default(),
+            done: false,
+        })
+    }
+
+    /// The name given when opening.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The container format.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+
+    /// What has been read so far.
+    pub fn stats(&self) -> &SourceStats {
+        &self.stats
+    }
+
+    /// Bytes read so far and the file size when known.
+    pub fn progress(&self) -> (u64, Option<u64>) {
+        (self.read_bytes.load(Ordering::Relaxed), self.total_bytes)
+    }
+
+    /// A counter of bytes read that stays valid while the file is read on another thread.
+    pub fn progress_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.read_bytes)
+    }
+
+    fn warn(&mut self, text: String) {
+        self.stats.warnings.push(format!("{}: {text}", self.path));
+    }
+
+    /// Reads the next packet record and hands it to `f`. Returns `false` at the end of the
+    /// input (clean or not), after which `stats()` is final.
+    pub fn next_packet<F: FnOnce(RawPacket<'_>)>(&mut self, f: F) -> bool {
+        let mut f = Some(f);
+        while !self.done {
+            let (offset, emitted) = match self.reader.next() {
+                Ok((offset, block)) => {
+                    let emitted = handle_block(
+                        block,
+                        &mut Handler {
+                            legacy_link: &mut self.legacy_link,
+                            legacy_nanos: &mut self.legacy_nanos,
+                            snaplen: &mut self.snaplen,
+                            interfaces: &mut self.interfaces,
+                            stats: &mut self.stats,
+                            last_ts: &mut self.last_ts,
+                            path: &self.path,
+                            done: &mut self.done,
+                        },
+                        &mut f,
+                    );
+                    (offset, emitted)
+                }
+                Err(PcapError::Eof) => {
+                    self.done = true;
+                    break;
+                }
+                Err(PcapError::Incomplete(_)) => {
+                    if let Err(e) = self.reader.refill() {
+                        let text = format!("read error: {e}");
+                        self.stats.truncated = true;
+                        self.warn(text);
+                        self.done = true;
+                    }
+                    continue;
+                }
+                Err(PcapError::UnexpectedEof) => {
+                    self.stats.truncated = true;
+                    self.warn(format!(
+                        "file ends in the middle of a record after {} packets (truncated capture)",
+                        self.stats.packets
+                    ));
+                    self.done = true;
+                    break;
+                }
+                Err(PcapError::BufferTooSmall) => {
+                    self.stats.truncated = true;
+                    self.warn(format!(
+                        "record after packet {} claims a length over {} bytes; corrupt from here, stopped reading",
+                        self.stats.packets, BUFFER_BYTES
+                    ));
+                    self.done = true;
+                    break;
+                }
+                Err(e) => {
+                    let text = format!(
+                        "corrupt record after packet {} ({e}); stopped reading",
+                        self.stats.packets
+                    );
+                    self.stats.truncated = true;
+                    self.warn(text);
+                    self.done = true;
+                    break;
+                }
+            };
+            self.reader.consume(offset);
+            if emitted {
+                return true;
+            }
+        }
+        self.stats.bytes = self.read_bytes.load(Ordering::Relaxed);
+        false
+    }
+}
+
+/// The parts of a `CaptureFile` that block handling updates (the reader itself stays borrowed
+/// by the block).
+struct Handler<'h> {
+    legacy_link: &'h mut u16,
+    legacy_nanos: &'h mut bool,
+    snaplen: &'h mut u32,
+    interfaces: &'h mut Vec<Interface>,
+    stats: &'h mut SourceStats,
+    last_ts: &'h mut i64,
+    path: &'h str,
+    done: &'h mut bool,
+}
+
+impl Handler<'_> {
+    fn note_link(&mut self, link: u16) {
+        if !self.stats.link_types.contains(&link) {
+            self.stats.link_types.push(link);
+        }
+    }
+    fn stamp(&mut self, ts: i64) {
+        if ts < *self.last_ts {
+            self.stats.backwards_timestamps += 1;
+        }
+        *self.last_ts = ts;
+    }
+}
+
+/// Link type numbers keep their low 16 bits; the high bits of the pcap header field carry FCS
+/// information (pcap-savefile(5), "LinkType and additional information").
+fn link16(linktype: i32) -> u16 {
+    (linktype as u32 & 0xffff) as u16
+}
+
+fn handle_block<F: FnOnce(RawPacket<'_>)>(
+    block: PcapBlockOwned<'_>,
+    h: &mut Handler<'_>,
+    f: &mut Option<F>,
+) -> bool {
+    match block {
+        PcapBlockOwned::LegacyHeader(header) => {
+            *h.legacy_link = link16(header.network.0);
+            *h.legacy_nanos = header.is_nanosecond_precision();
+            *h.snaplen = header.snaplen;
+            false
+        }
+        PcapBlockOwned::Legacy(record) => {
+            if record.caplen > MAX_SANE_CAPLEN.max(*h.snaplen) {
+                h.stats.truncated = true;
+                h.stats.warnings.push(format!(
+                    "{}: record {} claims {} captured bytes (snaplen {}); corrupt from here, stopped reading",
+                    h.path,
+                    h.stats.packets + 1,
+                    record.caplen,
+                    h.snaplen
+                ));
+                *h.done = true;
+                return false;
+            }
+            let (frac_ns, limit) = if *h.legacy_nanos {
+                (u64::from(record.ts_usec), 1_000_000_000u64)
+            } else {
+                (u64::from(record.ts_usec) * 1_000, 1_000_000_000u64)
+            };
+            let frac_ns = if frac_ns >= limit {
+                h.stats.bad_timestamps += 1;
+                limit - 1
+            } else {
+                frac_ns
+            };
+            let ts = i64::from(record.ts_sec) * 1_000_000_000 + frac_ns as i64;
+            let link = *h.legacy_link;
+            h.note_link(link);
+            h.stamp(ts);
+            h.stats.packets += 1;
+            if let Some(f) = f.take() {
+                f(RawPacket {
+                    ts_ns: ts,
+                    link_type: link,
+                    orig_len: record.origlen.max(record.caplen),
+                    data: record.data,
+                });
+            }
+            true
+        }
+        PcapBlockOwned::NG(block) => match block {
+            Block::SectionHeader(_) => {
+                h.interfaces.clear();
+                false
+            }
+            Block::InterfaceDescription(idb) => {
+                let resolution = match idb.ts_resolution() {
+                    Some(r) if r > 0 => r,
+                    _ => {
+                        h.stats.warnings.push(format!(
+                            "{}: interface {} has an invalid timestamp resolution; assuming microseconds",
+                            h.path,
+                            h.interfaces.len()
+                        ));
+                        1_000_000
+                    }
+                };
+                h.interfaces.push(Interface {
+                    link_type: link16(idb.linktype.0),
+                    resolution,
+                    offset_s: idb.if_tsoffset,
+                });
+                false
+            }
+            Block::EnhancedPacket(epb) => {
+                let Some(iface) = h.interfaces.get(epb.if_id as usize).copied() else {
+                    h.stats.unknown_interface += 1;
+                    return false;
+                };
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let secs = raw / iface.resolution;
+                let frac = raw % iface.resolution;
+                let ns = (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as i64;
+                let ts = i64::try_from(secs)
+                    .unwrap_or(i64::MAX / 1_000_000_000)
+                    .saturating_add(iface.offset_s)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(ns);
+                let caplen = epb.caplen as usize;
+                let data = epb.data.get(..caplen).unwrap_or(epb.data);
+                h.note_link(iface.link_type);
+                h.stamp(ts);
+                h.stats.packets += 1;
+                if let Some(f) = f.take() {
+                    f(RawPacket {
+                        ts_ns: ts,
+                        link_type: iface.link_type,
+                        orig_len: epb.origlen.max(data.len() as u32),
+                        data,
+                    });
+                }
+                true
+            }
+            Block::SimplePacket(spb) => {
+                // Simple packets carry no timestamp: they take the previous record's.
+                let Some(iface) = h.interfaces.first().copied() else {
+                    h.stats.unknown_interface += 1;
+                    return false;
+                };
+                let ts = if *h.last_ts == i64::MIN {
+                    0
+                } else {
+                    *h.last_ts
+                };
+                let data = spb.data.get(..spb.origlen as usize).unwrap_or(spb.data);
+                h.note_link(iface.link_type);
+                h.stats.packets += 1;
+                if let Some(f) = f.take() {
+                    f(RawPacket {
+                        ts_ns: ts,
+                        link_type: iface.link_type,
+                        orig_len: spb.origlen.max(data.len() as u32),
+                        data,
+                    });
+                }
+                true
+            }
+            _ => {
+                h.stats.skipped_blocks += 1;
+                false
+            }
+        },
+    }
+}

@@ -1,0 +1,90 @@
+//! Several capture files read as one stream in timestamp order (a k-way merge on the head
+//! record of each file). One file is passed through without copying; with several, each
+//! file's next record is copied into a reused buffer so the earliest can be chosen.
+
+use super::{CaptureFile, RawPacket, SourceStats};
+
+struct Head {
+    ts_ns: i64,
+    link_type: u16,
+    orig_len: u32,
+    data: Vec<u8>,
+    valid: bool,
+}
+
+/// Capture files merged in timestamp order.
+#[derive(Default)]
+pub struct Merged {
+    files: Vec<CaptureFile>,
+}
+
+impl Merged {
+    /// Merges the given files (already opened).
+    pub fn new(files: Vec<CaptureFile>) -> Self {
+        Merged { files }
+    }
+
+    /// The files, for progress and statistics.
+    pub fn files(&self) -> &[CaptureFile] {
+        &self.files
+    }
+
+    /// Statistics of all files added up.
+    pub fn stats(&self) -> SourceStats {
+        let mut total = SourceStats::default();
+        for file in &self.files {
+            total += file.stats();
+        }
+        total
+    }
+
+    /// Hands every packet of every file to `f`, earliest first. Ties go to the file given
+    /// first. Within one file, records keep their order even if timestamps go backwards.
+    pub fn for_each(&mut self, mut f: impl FnMut(RawPacket<'_>)) {
+        if let [only] = self.files.as_mut_slice() {
+            while only.next_packet(&mut f) {}
+            return;
+        }
+        let mut heads: Vec<Head> = self
+            .files
+            .iter()
+            .map(|_| Head {
+                ts_ns: 0,
+                link_type: 0,
+                orig_len: 0,
+                data: Vec::new(),
+                valid: false,
+            })
+            .collect();
+        for (file, head) in self.files.iter_mut().zip(heads.iter_mut()) {
+            refill(file, head);
+        }
+        loop {
+            let mut best: Option<usize> = None;
+            for (i, head) in heads.iter().enumerate() {
+                if head.valid && best.is_none_or(|b| head.ts_ns < heads[b].ts_ns) {
+                    best = Some(i);
+                }
+            }
+            let Some(i) = best else { break };
+            let head = &heads[i];
+            f(RawPacket {
+                ts_ns: head.ts_ns,
+                link_type: head.link_type,
+                orig_len: head.orig_len,
+                data: &head.data,
+            });
+            refill(&mut self.files[i], &mut heads[i]);
+        }
+    }
+}
+
+fn refill(file: &mut CaptureFile, head: &mut Head) {
+    head.valid = file.next_packet(|p| {
+        head.ts_ns = p.ts_ns;
+        head.link_type = p.link_type;
+        head.orig_len = p.orig_len;
+        head.data.clear();
+        head.data.extend_from_slice(p.data);
+    });
+}
