@@ -273,7 +273,7 @@ pub fn neighbour_advice(count: u32) -> NeighbourAdvice {
             format!(
                 "{count} neighbours: the study's rule of thumb is that more than about \
                  {MANY_NEIGHBOURS} brings little (Coolstreaming found {ENOUGH_NEIGHBOURS} active \
-                 neighbours enough); a rule of thumb from two systems, not a measured limit"
+                 neighbours enough); a rule of thumb, not a measured limit"
             ),
         )
     } else if count < ENOUGH_NEIGHBOURS {
