@@ -396,7 +396,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when at least one figure was computed.
+    /// True when no figure could be computed from the inputs given.
     pub fn is_empty(&self) -> bool {
         self.demand_kbps.is_none()
             && self.peer_supply_kbps.is_none()
