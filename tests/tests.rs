@@ -1,2 +1,1 @@
 mod plan;
-mod units_smoke {}
