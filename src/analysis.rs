@@ -352,7 +352,7 @@ fn local_section(fin: &Finished) -> Local {
                 ),
             }
         }
-        (None, _) => "unknown: no unicast IP traffic".to_string(),
+        (None, _) => "unknown: no traffic between two distinct unicast hosts (a host talking to itself is not a swarm)".to_string(),
     };
     Local {
         ip: fin.local.map(|ip: IpAddr| ip.to_string()),

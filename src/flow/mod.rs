@@ -329,7 +329,11 @@ impl Table {
             if let Transport::Tcp { .. } = p.transport {
                 self.loopback.add(p);
             }
-            return;
+            // A host talking to itself (the player hand-over on 127.0.0.1) is no exchange
+            // between hosts; distinct loopback addresses (test swarms on 127.0.0.0/8) are.
+            if p.src == p.dst {
+                return;
+            }
         }
         let is_udp = p.is_udp();
         let infra = is_udp && (INFRA_PORTS.contains(&p.sport) || INFRA_PORTS.contains(&p.dport));
@@ -513,13 +517,18 @@ impl Table {
     pub fn infer_local(&self) -> Vec<(IpAddr, u64)> {
         let mut degree: FxHashMap<IpAddr, (u64, u64)> = FxHashMap::default();
         let udp_exists = self.pairs.iter().any(PairStats::has_peer_udp);
+        // Loopback addresses are candidates only in a capture with no other host.
+        let only_loopback = self
+            .pairs
+            .iter()
+            .all(|p| is_loopback(p.a) && is_loopback(p.b));
         for pair in &self.pairs {
             if udp_exists && !pair.has_peer_udp() {
                 continue;
             }
             let packets = pair.dir[0].packets + pair.dir[1].packets;
             for ip in [pair.a, pair.b] {
-                if is_unicast_host(ip) {
+                if is_unicast_host(ip) || (only_loopback && is_loopback(ip)) {
                     let e = degree.entry(ip).or_insert((0, 0));
                     e.0 += 1;
                     e.1 += packets;

@@ -18,7 +18,13 @@ pub fn round(x: f64, digits: i32) -> f64 {
         return 0.0;
     }
     let f = 10f64.powi(digits);
-    (x * f).round() / f
+    let r = (x * f).round() / f;
+    // Sums of no terms are -0.0 in Rust; a report says 0.
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
 }
 
 /// kb/s (1000 bit/s) of `bytes` over `seconds`; 0 when the span is empty.

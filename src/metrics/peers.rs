@@ -170,7 +170,7 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
                 only_infra: infra == all,
             }
         })
-        .filter(|r| is_unicast_host(r.ip) && !r.only_infra)
+        .filter(|r| (is_unicast_host(r.ip) || local.is_loopback()) && !r.only_infra)
         .collect();
     let video_total: u64 = rows.iter().map(|r| r.video_in).sum();
     let video_out_total: u64 = rows.iter().map(|r| r.video_out).sum();
