@@ -9,7 +9,7 @@ want=(libpcap-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) want+=(chromium tcpdump) ;;
-    --bench) want+=(tcpdump tshark) ;;
+    --bench) want+=(tcpdump tshark bc) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac
 done

@@ -1,3 +1,4 @@
 mod analyze;
 mod plan;
+mod truth;
 mod util;

@@ -1,0 +1,216 @@
+//! Ground truth by construction: `peerscope simulate` writes a capture and the true values of
+//! its metrics; `peerscope analyze` must recover them within the issue's tolerances.
+
+use serde_json::Value;
+
+use crate::util::{analyze, bin, stderr, tmp};
+use peerscope::report::Report;
+
+/// Simulates with `args`, analyses, returns (truth, report).
+fn run(name: &str, sim_args: &[&str], analyze_args: &[&str]) -> (Value, Report) {
+    let dir = tmp(name);
+    let cap = dir.join("cap.pcap");
+    let truth = dir.join("cap.truth.json");
+    let out = bin()
+        .arg("simulate")
+        .arg("-o")
+        .arg(&cap)
+        .arg("--truth")
+        .arg(&truth)
+        .args(sim_args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "simulate: {}", stderr(&out));
+    let truth: Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+    let mut args = vec![cap.to_str().unwrap()];
+    args.extend_from_slice(analyze_args);
+    let (out, report) = analyze(&format!("{name}-report"), &args);
+    assert!(out.status.success(), "analyze: {}", stderr(&out));
+    (truth, report.unwrap())
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("truth has no number {key}"))
+}
+
+fn within(got: f64, want: f64, rel: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= rel * want.abs().max(1e-9),
+        "{what}: got {got}, want {want} ± {:.1} %",
+        rel * 100.0
+    );
+}
+
+fn check_analyze_truth(t: &Value, r: &Report) {
+    // Local host.
+    assert_eq!(r.local.ip.as_deref(), t["local_ip"].as_str());
+    // Peaks within 2 bytes of the video and ack sizes, threshold between them.
+    let video = f(t, "video_size") as u32;
+    let ack = f(t, "ack_size") as u32;
+    let has_peak = |size: u32, class: &str| {
+        r.sizes
+            .peaks
+            .iter()
+            .any(|p| p.size.abs_diff(size) <= 2 && p.class == class)
+    };
+    assert!(has_peak(video, "video"), "video peak: {:?}", r.sizes.peaks);
+    assert!(has_peak(ack, "control"), "ack peak: {:?}", r.sizes.peaks);
+    let th = r.sizes.threshold.unwrap();
+    assert!(th > ack && th <= video, "threshold {th}");
+    // Peers contacted and suppliers exact.
+    assert_eq!(r.peers.contacted, t["peers_contacted"].as_u64().unwrap());
+    let mut want: Vec<&str> = t["suppliers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ip"].as_str().unwrap())
+        .collect();
+    let mut got: Vec<&str> = r
+        .peers
+        .list
+        .iter()
+        .filter(|p| p.role == "supplier")
+        .map(|p| p.ip.as_str())
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert!((r.peers.concentration.top2_share - f(t, "top2_share")).abs() <= 0.01);
+    assert!((r.peers.concentration.top1_share - f(t, "top1_share")).abs() <= 0.01);
+    // Rates within 3 %.
+    within(r.traffic.video.download_kbps, f(t, "video_download_kbps"), 0.03, "video down");
+    within(r.traffic.video.upload_kbps, f(t, "video_upload_kbps"), 0.03, "video up");
+    within(r.traffic.download_kbps, f(t, "download_kbps"), 0.03, "down");
+    within(r.traffic.upload_kbps, f(t, "upload_kbps"), 0.03, "up");
+    // Tracker address and name.
+    assert_eq!(r.tracker.ip.as_deref(), t["tracker"]["ip"].as_str());
+    assert_eq!(r.tracker.name.as_deref(), t["tracker"]["name"].as_str());
+    // Roles.
+    let roles = t["roles"].as_object().unwrap();
+    for p in &r.peers.list {
+        if let Some(want) = roles.get(&p.ip) {
+            assert_eq!(Some(p.role.as_str()), want.as_str(), "role of {}", p.ip);
+        }
+    }
+    for (ip, _) in roles {
+        assert!(r.peers.list.iter().any(|p| &p.ip == ip), "{ip} listed");
+    }
+    // Hop distances of suppliers.
+    for s in t["suppliers"].as_array().unwrap() {
+        let p = r.peers.list.iter().find(|p| p.ip == s["ip"].as_str().unwrap()).unwrap();
+        assert_eq!(p.ttl_hops.map(u64::from), s["ttl_hops"].as_u64(), "hops of {}", p.ip);
+    }
+    // First video within 0.2 s.
+    let fv = r.startup.first_video_s.unwrap();
+    assert!((fv - f(t, "first_video_s")).abs() <= 0.2, "first video {fv}");
+}
+
+#[test]
+fn issue2_seeds_and_link_types() {
+    for seed in ["1", "2", "7"] {
+        for link in ["ethernet", "sll2"] {
+            let (t, r) = run(
+                &format!("truth-{seed}-{link}"),
+                &["--seed", seed, "--link", link, "--duration", "40s"],
+                &[],
+            );
+            check_analyze_truth(&t, &r);
+        }
+    }
+}
+
+#[test]
+fn issue2_pcapng_and_nanoseconds() {
+    for format in ["pcapng", "pcap-ns"] {
+        let (t, r) = run(
+            &format!("truth-{format}"),
+            &["--seed", "4", "--format", format, "--duration", "30s"],
+            &[],
+        );
+        check_analyze_truth(&t, &r);
+    }
+}
+
+fn check_playback(t: &Value, r: &Report) {
+    let delay = r.startup.delay_s.unwrap();
+    assert!((delay - f(t, "startup_delay_s")).abs() <= 0.5, "delay {delay}");
+    within(r.stream.rate_kbps.unwrap(), f(t, "stream_rate_kbps"), 0.03, "stream rate");
+    assert!(r.stream.how.starts_with("player"));
+    within(r.buffer.bytes.unwrap(), f(t, "buffer_median_bytes"), 0.15, "buffer");
+}
+
+#[test]
+fn issue3_player_traffic_seeds() {
+    for seed in ["1", "5", "9"] {
+        let (t, r) = run(
+            &format!("player-{seed}"),
+            &["--seed", seed, "--link", "sll2", "--duration", "60s"],
+            &[],
+        );
+        check_playback(&t, &r);
+        let ci = r.continuity.index.unwrap();
+        assert!(ci >= 0.99, "continuity {ci}");
+        assert!(r.continuity.stalls.is_empty());
+        assert_eq!(r.summary.startup_delay_s, r.startup.delay_s);
+        assert_eq!(r.summary.pull_push, "pull");
+        assert_eq!(r.summary.tree_mesh, "mesh");
+        assert!(r.series.rows.iter().any(|row| row.buffer_s.is_some()));
+    }
+}
+
+#[test]
+fn issue3_starved_session() {
+    let (t, r) = run(
+        "starved",
+        &[
+            "--seed",
+            "3",
+            "--link",
+            "sll2",
+            "--duration",
+            "90s",
+            "--starve-at",
+            "40s",
+            "--starve-for",
+            "25s",
+            "--starve-fraction",
+            "0.4",
+        ],
+        &[],
+    );
+    check_playback(&t, &r);
+    let ci = r.continuity.index.unwrap();
+    let want = f(&t, "continuity");
+    assert!(want < 0.99, "the scenario must starve (truth {want})");
+    assert!((ci - want).abs() <= 0.03, "continuity {ci} vs truth {want}");
+    assert!(!r.continuity.stalls.is_empty());
+}
+
+#[test]
+fn issue3_without_player_traffic() {
+    let (t, r) = run(
+        "noplayer",
+        &["--seed", "2", "--link", "ethernet", "--duration", "60s"],
+        &[],
+    );
+    assert_eq!(r.startup.delay_s, None);
+    assert!(r.startup.how.contains("no player traffic"));
+    assert!((r.startup.first_video_s.unwrap() - f(&t, "first_video_s")).abs() <= 0.2);
+    within(r.stream.rate_kbps.unwrap(), f(&t, "stream_rate_kbps"), 0.12, "stream rate");
+    assert!(r.stream.how.starts_with("video_download"));
+    assert!(r.buffer.how.contains("estimate"));
+    let dir = tmp("noplayer-given");
+    let cap = dir.join("c.pcap");
+    let sim = bin()
+        .args(["simulate", "--seed", "2", "--duration", "30s", "-o"])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(sim.status.success());
+    let (_, r) = analyze("given-rate", &[cap.to_str().unwrap(), "--stream-rate", "360kbps"]);
+    let r = r.unwrap();
+    assert_eq!(r.stream.rate_kbps, Some(360.0));
+    assert!(r.stream.how.starts_with("given"));
+}
