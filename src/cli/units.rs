@@ -15,7 +15,11 @@ fn split_number(text: &str) -> Result<(f64, String), String> {
     let (mut num, mut unit) = text.split_at(end);
     if let Some(pos) = num.find('e') {
         let after = &num[pos + 1..];
-        if after.is_empty() || !after.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+') {
+        if after.is_empty()
+            || !after
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+        {
             num = &text[..pos];
             unit = &text[pos..];
         }
