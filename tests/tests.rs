@@ -1,1 +1,2 @@
 mod units_smoke {}
+mod sim;

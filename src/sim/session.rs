@@ -98,8 +98,12 @@ struct TrackerSeg {
 enum LoopPayload {
     None,
     Get,
-    Header,
-    Stream { offset: u64, len: u32 },
+    /// `len` stream bytes from `offset`, after the HTTP response header when `header`.
+    Stream {
+        offset: u64,
+        len: u32,
+        header: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -995,10 +999,12 @@ impl<W: Write> Session<'_, W> {
             return;
         };
         let mut segs: Vec<LoopPayload> = Vec::new();
-        if p.started_ns.is_none() {
+        // The HTTP response header leads the first segment (sent alone, it would drain before
+        // the next segment and make a spurious micro-stall at high rates).
+        let mut header = p.started_ns.is_none();
+        if header {
             p.started_ns = Some(t);
             p.handed += HTTP_HEADER.len() as u64;
-            segs.push(LoopPayload::Header);
         }
         let started = p.started_ns.unwrap_or(t);
         let elapsed = (t - started) as f64 / SEC as f64;
@@ -1009,7 +1015,7 @@ impl<W: Write> Session<'_, W> {
             .saturating_sub(p.handed)
             .min(received.saturating_sub(p.handed));
         let mut left = give;
-        while left > 0 {
+        while left > 0 || header {
             let n = self
                 .rng_ply
                 .range(PLAYER_SEGMENT_MIN, PLAYER_SEGMENT_MAX)
@@ -1017,7 +1023,9 @@ impl<W: Write> Session<'_, W> {
             segs.push(LoopPayload::Stream {
                 offset: p.stream_offset,
                 len: n as u32,
+                header,
             });
+            header = false;
             p.stream_offset += n;
             left -= n;
         }
@@ -1028,8 +1036,9 @@ impl<W: Write> Session<'_, W> {
                 return;
             };
             let len = match payload {
-                LoopPayload::Header => HTTP_HEADER.len() as u32,
-                LoopPayload::Stream { len, .. } => len,
+                LoopPayload::Stream { len, header, .. } => {
+                    len + if header { HTTP_HEADER.len() as u32 } else { 0 }
+                }
                 _ => 0,
             };
             let seq = p.cli_nxt;
@@ -1070,8 +1079,14 @@ impl<W: Write> Session<'_, W> {
         match seg.payload {
             LoopPayload::None => {}
             LoopPayload::Get => self.payload.extend_from_slice(HTTP_GET),
-            LoopPayload::Header => self.payload.extend_from_slice(HTTP_HEADER),
-            LoopPayload::Stream { offset, len } => {
+            LoopPayload::Stream {
+                offset,
+                len,
+                header,
+            } => {
+                if header {
+                    self.payload.extend_from_slice(HTTP_HEADER);
+                }
                 let len = len as usize;
                 let off = (offset as usize) % (BLOCK_LEN - len);
                 self.payload.extend_from_slice(&self.block[off..off + len]);
