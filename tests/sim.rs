@@ -110,6 +110,7 @@ fn read_capture(b: &[u8]) -> (u32, Vec<Record>) {
 
 /// What the independent re-reading finds in one packet.
 struct Seen {
+    t_ns: u64,
     t_s: f64,
     src: Ipv4Addr,
     dst: Ipv4Addr,
@@ -186,6 +187,7 @@ fn decode(link: u32, records: &[Record]) -> Vec<Seen> {
                 _ => panic!("neither UDP nor TCP"),
             };
             Seen {
+                t_ns: r.ts_ns - t0,
                 t_s: (r.ts_ns - t0) as f64 / 1e9,
                 src: h.source_addr(),
                 dst: h.destination_addr(),
@@ -280,6 +282,9 @@ fn check_against_capture(bytes: &[u8], truth: &Truth) {
     if truth.player_port.is_some() {
         assert_eq!(Some(handed), truth.player_bytes);
     }
+    if truth.playback_start_s.is_some() {
+        check_player_metrics(&seen, truth);
+    }
     let kbps = |b: usize| b as f64 * 8.0 / 1000.0 / truth.duration_s;
     assert!(close(kbps(down), truth.download_kbps, 1e-6));
     assert!(close(kbps(up), truth.upload_kbps, 1e-6));
@@ -299,6 +304,82 @@ fn check_against_capture(bytes: &[u8], truth: &Truth) {
         .find(|p| matches!(p.tcp, Some((_, 3912, 0, true))))
         .unwrap();
     assert!(syn.t_s < first_video.unwrap_or(f64::MAX));
+}
+
+/// Recomputes continuity on a 0.1 ms grid (an implementation independent of the event-exact
+/// one in the library) and the buffer median from 100 ms samples, from the capture alone.
+fn check_player_metrics(seen: &[Seen], truth: &Truth) {
+    let vs = usize::from(truth.video_size);
+    let local: Ipv4Addr = truth.local_ip.parse().unwrap();
+    let feed: Vec<(u64, u64)> = seen
+        .iter()
+        .filter_map(|s| match s.tcp {
+            Some((8902, _, len, _)) if len > 0 && s.src == Ipv4Addr::LOCALHOST => {
+                Some((s.t_ns, len as u64))
+            }
+            _ => None,
+        })
+        .collect();
+    let video: Vec<(u64, u64)> = seen
+        .iter()
+        .filter(|s| s.dst == local && s.udp.is_some_and(|u| u.2 == vs))
+        .map(|s| (s.t_ns, vs as u64))
+        .collect();
+    let t0 = feed[0].0;
+    let end = seen.last().unwrap().t_ns;
+    assert!(close(
+        t0 as f64 / 1e9,
+        truth.playback_start_s.unwrap(),
+        1e-9
+    ));
+
+    // Grid model: per step, the queue takes what arrived in it, then plays up to R·dt.
+    let rate = truth.stream_rate_kbps * 125.0;
+    let dt_ns = 100_000u64;
+    let per_step = rate * dt_ns as f64 / 1e9;
+    let (mut q, mut played, mut demanded, mut i) = (0.0f64, 0.0f64, 0.0f64, 0usize);
+    let mut t = t0;
+    while t < end {
+        let step_end = (t + dt_ns).min(end);
+        while i < feed.len() && feed[i].0 <= t {
+            q += feed[i].1 as f64;
+            i += 1;
+        }
+        let want = per_step * (step_end - t) as f64 / dt_ns as f64;
+        let got = q.min(want);
+        q -= got;
+        played += got;
+        demanded += want;
+        t = step_end;
+    }
+    let grid = played / demanded;
+    let truth_c = truth.continuity.unwrap();
+    assert!(close(grid, truth_c, 2e-3), "grid {grid} vs truth {truth_c}");
+
+    // Buffer: video payload received − handed, at t0 + k·100 ms, median.
+    let (mut vi, mut fi, mut rx, mut tx) = (0usize, 0usize, 0u64, 0u64);
+    let mut samples = Vec::new();
+    let mut s = t0;
+    while s <= end {
+        while vi < video.len() && video[vi].0 <= s {
+            rx += video[vi].1;
+            vi += 1;
+        }
+        while fi < feed.len() && feed[fi].0 <= s {
+            tx += feed[fi].1;
+            fi += 1;
+        }
+        samples.push(rx as f64 - tx as f64);
+        s += 100_000_000;
+    }
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    let median = if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    };
+    assert_eq!(Some(median), truth.buffer_median_bytes);
 }
 
 /// Consistency of the truth with itself.
