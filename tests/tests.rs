@@ -1,4 +1,5 @@
 mod analyze;
 mod plan;
+mod sim;
 mod truth;
 mod util;

@@ -1,9 +1,251 @@
-//! `peerscope simulate`: placeholder until the generator lands.
+//! `peerscope simulate`: turns the command line into a [`SimConfig`], writes the capture and
+//! its truth file, and prints one line saying what was written.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct SimulateArgs {}
+use anyhow::Context;
 
-pub fn run(_args: SimulateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("simulate is not built yet")
+use super::units::{parse_duration_s, parse_rate_kbps, parse_size_bytes};
+use crate::sim::{self, Format, Link, SimConfig, Starvation};
+
+/// Link layer choices on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LinkArg {
+    /// Ethernet II (LINKTYPE 1): what a capture on a network interface gives.
+    Ethernet,
+    /// Linux cooked v2 (LINKTYPE 276): `tcpdump -i any`, loopback included.
+    Sll2,
+}
+
+/// Capture format choices on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Legacy pcap, microsecond timestamps.
+    Pcap,
+    /// Legacy pcap, nanosecond timestamps.
+    PcapNs,
+    /// pcapng, microsecond timestamps.
+    Pcapng,
+    /// pcapng, nanosecond timestamps.
+    PcapngNs,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  peerscope simulate -o sopcast.pcap
+      60 s Ethernet capture, 30 peers, truth in sopcast.truth.json
+  peerscope simulate -o any.pcapng --link sll2 --format pcapng --seed 7 --duration 2min
+      `tcpdump -i any`-like capture with the local player on 127.0.0.1:8902
+  peerscope simulate -o starved.pcap --link sll2 --starve-at 15s --starve-for 40s \\
+      --starve-fraction 0.2
+      supply drops to 20 % of the stream rate for 40 s: the player stalls";
+
+/// Arguments of `peerscope simulate` (boxed: they are large next to the other subcommands').
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct SimulateArgs {
+    /// The options themselves.
+    #[command(flatten)]
+    pub opts: Box<SimulateOptions>,
+}
+
+/// The options of `peerscope simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateOptions {
+    /// Capture file to write
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Truth file to write [default: the capture path with extension .truth.json]
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    /// Seed of every random draw: same seed and options, byte-identical files
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Link layer of the capture
+    #[arg(long, value_enum, default_value_t = LinkArg::Ethernet)]
+    pub link: LinkArg,
+    /// Capture file format
+    #[arg(long, value_enum, default_value_t = FormatArg::Pcap)]
+    pub format: FormatArg,
+    /// The client's IPv4 address
+    #[arg(long, value_name = "IP", default_value = "192.0.2.10")]
+    pub local_ip: Ipv4Addr,
+    /// Capture length (e.g. 60s, 2min)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub duration: f64,
+    /// Distinct peers contacted over UDP
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub peers: usize,
+    /// Supplier shares, one per supplier (weights, normalised)
+    #[arg(long, value_name = "LIST", default_value = "0.46,0.31,0.12,0.07,0.04", value_parser = shares)]
+    pub suppliers: Shares,
+    /// Peers the client uploads video to
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub consumers: usize,
+    /// Upload video rate as a fraction of the stream rate
+    #[arg(long, value_name = "F", default_value_t = 0.3)]
+    pub upload_share: f64,
+    /// UDP payload bytes of every video packet
+    #[arg(long, value_name = "BYTES", default_value = "1320", value_parser = size16)]
+    pub video_size: u16,
+    /// UDP payload bytes of every video acknowledgment
+    #[arg(long, value_name = "BYTES", default_value = "28", value_parser = size16)]
+    pub ack_size: u16,
+    /// Stream rate (application bytes handed to the player)
+    #[arg(long, value_name = "RATE", default_value = "360kbps", value_parser = rate)]
+    pub stream_rate: f64,
+    /// Video rate before playback starts [default: 2 × stream rate]
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    pub prefill_rate: Option<f64>,
+    /// Earliest first video packet [default: 2.0–2.6 s, from the seed]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub first_video: Option<f64>,
+    /// Playback start after tune-in
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub startup_delay: f64,
+    /// Simulate the local media player on 127.0.0.1:8902 [default with --link sll2]
+    #[arg(long, overrides_with = "no_player")]
+    pub player: bool,
+    /// No local media player traffic [default with --link ethernet]
+    #[arg(long, overrides_with = "player")]
+    pub no_player: bool,
+    /// Stream handed to the player at once when playback starts
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration)]
+    pub player_burst: f64,
+    /// Start of a supply shortfall
+    #[arg(long, value_name = "DURATION", value_parser = duration, requires = "starve_for")]
+    pub starve_at: Option<f64>,
+    /// Length of the supply shortfall
+    #[arg(long, value_name = "DURATION", value_parser = duration, requires = "starve_at")]
+    pub starve_for: Option<f64>,
+    /// Fraction of the stream rate delivered during the shortfall
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub starve_fraction: f64,
+}
+
+/// A parsed `--suppliers` list (a newtype so clap treats it as one value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shares(pub Vec<f64>);
+
+fn duration(text: &str) -> Result<f64, String> {
+    parse_duration_s(text)
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    parse_rate_kbps(text)
+}
+
+fn size16(text: &str) -> Result<u16, String> {
+    let v = parse_size_bytes(text)?;
+    if v.fract() != 0.0 || v > f64::from(u16::MAX) {
+        return Err(format!("'{text}': a whole number of bytes up to 65535"));
+    }
+    Ok(v as u16)
+}
+
+fn shares(text: &str) -> Result<Shares, String> {
+    let v = text
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{s}' in '{text}' is not a number"))
+        })
+        .collect::<Result<Vec<f64>, String>>()?;
+    if v.is_empty() || v.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+        return Err(format!(
+            "'{text}': shares must be positive numbers, e.g. 0.6,0.4"
+        ));
+    }
+    Ok(Shares(v))
+}
+
+impl SimulateOptions {
+    /// The validated configuration these arguments describe.
+    pub fn config(&self) -> anyhow::Result<SimConfig> {
+        let player = if self.player {
+            Some(true)
+        } else if self.no_player {
+            Some(false)
+        } else {
+            None
+        };
+        let starvation = match (self.starve_at, self.starve_for) {
+            (Some(at_s), Some(for_s)) => Some(Starvation {
+                at_s,
+                for_s,
+                fraction: self.starve_fraction,
+            }),
+            _ => None,
+        };
+        let cfg = SimConfig {
+            seed: self.seed,
+            link: match self.link {
+                LinkArg::Ethernet => Link::Ethernet,
+                LinkArg::Sll2 => Link::Sll2,
+            },
+            format: match self.format {
+                FormatArg::Pcap => Format::Pcap,
+                FormatArg::PcapNs => Format::PcapNs,
+                FormatArg::Pcapng => Format::Pcapng,
+                FormatArg::PcapngNs => Format::PcapngNs,
+            },
+            local_ip: self.local_ip,
+            duration_s: self.duration,
+            peers: self.peers,
+            supplier_shares: self.suppliers.0.clone(),
+            consumers: self.consumers,
+            upload_share: self.upload_share,
+            video_size: self.video_size,
+            ack_size: self.ack_size,
+            stream_rate_kbps: self.stream_rate,
+            prefill_rate_kbps: self.prefill_rate,
+            first_video_s: self.first_video,
+            startup_delay_s: self.startup_delay,
+            player,
+            player_burst_s: self.player_burst,
+            starvation,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// The default truth path: the capture path with its extension replaced by `.truth.json`.
+pub fn default_truth_path(capture: &Path) -> PathBuf {
+    capture.with_extension("truth.json")
+}
+
+/// Runs `peerscope simulate`.
+pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let args = args.opts;
+    let cfg = args.config()?;
+    let truth_path = args
+        .truth
+        .clone()
+        .unwrap_or_else(|| default_truth_path(&args.output));
+    let file = File::create(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let truth = sim::generate(&cfg, BufWriter::with_capacity(1 << 20, file))
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let mut json = serde_json::to_string_pretty(&truth)?;
+    json.push('\n');
+    let mut tf = File::create(&truth_path)
+        .with_context(|| format!("cannot create {}", truth_path.display()))?;
+    tf.write_all(json.as_bytes())
+        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    println!(
+        "wrote {} packets over {:.3} s to {} ({}, {}); truth in {}",
+        truth.packets,
+        truth.duration_s,
+        args.output.display(),
+        truth.link,
+        truth.format,
+        truth_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

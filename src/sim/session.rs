@@ -1,0 +1,1123 @@
+//! The session model: a seeded discrete-event simulation of one SopCast client.
+//!
+//! Events sit in a min-heap ordered by (time, insertion number), so processing order — and
+//! with it every random draw — is fully determined by the seed. Each concern draws from its
+//! own random stream. Packets are emitted only at the time of the event being processed, so
+//! they leave in time order, and no draw ever depends on the capture duration: a shorter
+//! capture is a prefix of a longer one.
+//!
+//! Timeline (seconds from the first packet): DNS query for the tracker at 0, answer 20–40 ms
+//! later; TCP to the tracker (handshake, request, response, keep-alives every 10–20 s); from
+//! 0.5 s every peer is greeted over UDP and kept alive every 3–8 s; video from the suppliers
+//! from the first video time, at the prefill rate until playback start and at the stream rate
+//! afterwards (a fraction of it while starving), each packet acknowledged; upload to
+//! consumers; the local player on loopback connects shortly before playback and is then fed
+//! at the stream rate, never beyond what has been received.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::io::Write;
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, SecondsFormat};
+
+use super::frame::{
+    build_tcp, build_udp, tcp_flags, Ipv4Fields, LinkHeader, TcpFields, ARPHRD_ETHER,
+    ARPHRD_LOOPBACK, IPPROTO_TCP, IPPROTO_UDP, PACKET_HOST, PACKET_OUTGOING,
+};
+use super::pcap_writer::PcapWriter;
+use super::rng::Rng;
+use super::tally::{Dir, PacketInfo, Tally, TruthContext};
+use super::truth::Truth;
+use super::{
+    Link, SimConfig, SimError, CAPTURE_EPOCH_S, CLIENT_UDP_PORT, DNS_IP, PLAYER_PORT, TRACKER_IP,
+    TRACKER_NAME, TRACKER_PORT,
+};
+
+const MS: u64 = 1_000_000;
+const US: u64 = 1_000;
+const SEC: u64 = 1_000_000_000;
+
+/// The client's and the gateway's MAC addresses (locally administered).
+const LOCAL_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x0a];
+const GATEWAY_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+/// The client's own initial TTL (Linux).
+const LOCAL_TTL: u8 = 64;
+/// Random streams, one per concern.
+const STREAM_SETUP: u64 = 1;
+const STREAM_VIDEO: u64 = 2;
+const STREAM_UPLOAD: u64 = 3;
+const STREAM_CONTROL: u64 = 4;
+const STREAM_TRACKER: u64 = 5;
+const STREAM_PLAYER: u64 = 6;
+/// Control message payload sizes are drawn from this range (bytes).
+const CONTROL_MIN: u64 = 40;
+const CONTROL_MAX: u64 = 120;
+/// Player TCP segments carry at most this many bytes.
+const PLAYER_SEGMENT_MAX: u64 = 16_384;
+const PLAYER_SEGMENT_MIN: u64 = 1_024;
+/// Size of the pre-drawn block payload bytes are copied from.
+const BLOCK_LEN: usize = 1 << 16;
+
+const HTTP_GET: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8902\r\nUser-Agent: VLC/3.0.20 \
+LibVLC/3.0.20\r\nAccept: */*\r\nRange: bytes=0-\r\nConnection: close\r\n\r\n";
+const HTTP_HEADER: &[u8] = b"HTTP/1.1 200 OK\r\nServer: SopCast\r\nContent-Type: \
+application/octet-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+
+/// One simulated remote peer.
+#[derive(Debug, Clone)]
+struct Peer {
+    ip: Ipv4Addr,
+    port: u16,
+    ttl_initial: u8,
+    hops: u8,
+    rtt_ns: u64,
+    ip_id: u16,
+    contact_ns: u64,
+}
+
+impl Peer {
+    fn ttl(&self) -> u8 {
+        self.ttl_initial - self.hops
+    }
+}
+
+/// What a scheduled TCP segment to or from the tracker carries.
+#[derive(Debug, Clone, Copy)]
+struct TrackerSeg {
+    out: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: u16,
+    mss: Option<u16>,
+}
+
+/// Payload of a loopback segment between client (port 8902) and player.
+#[derive(Debug, Clone, Copy)]
+enum LoopPayload {
+    None,
+    Get,
+    /// `len` stream bytes from `offset`, after the HTTP response header when `header`.
+    Stream {
+        offset: u64,
+        len: u32,
+        header: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LoopSeg {
+    from_player: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    mss: Option<u16>,
+    payload: LoopPayload,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    DnsQuery,
+    DnsAnswer,
+    Tracker(TrackerSeg),
+    TrackerKeepAlive,
+    Contact(u16),
+    CtlIn(u16, u8),
+    CtlOut(u16, u8),
+    KeepAlive(u16),
+    VideoTick,
+    Ack(u16, u32),
+    UploadTick,
+    UpAck(u16, u32),
+    PlayerConnect,
+    Loop(LoopSeg),
+    PlayerTick,
+}
+
+#[derive(Debug)]
+struct Entry {
+    t: u64,
+    n: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.t == other.t && self.n == other.n
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Reversed, so `BinaryHeap` pops the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.t.cmp(&self.t).then(other.n.cmp(&self.n))
+    }
+}
+
+/// Frame building, writing and counting of emitted packets.
+struct Emitter<W: Write> {
+    writer: PcapWriter<W>,
+    link: Link,
+    start_ns: u64,
+    frame: Vec<u8>,
+    tally: Tally,
+}
+
+impl<W: Write> Emitter<W> {
+    fn link_header(&self, dir: Dir) -> LinkHeader {
+        match (self.link, dir) {
+            (Link::Ethernet, Dir::Out) => LinkHeader::Ethernet {
+                dst: GATEWAY_MAC,
+                src: LOCAL_MAC,
+            },
+            (Link::Ethernet, Dir::In) => LinkHeader::Ethernet {
+                dst: LOCAL_MAC,
+                src: GATEWAY_MAC,
+            },
+            // Never generated (validated), but this is what `lo` itself would show.
+            (Link::Ethernet, Dir::Loop) => LinkHeader::Ethernet {
+                dst: [0; 6],
+                src: [0; 6],
+            },
+            (Link::Sll2, Dir::Out) => LinkHeader::Sll2 {
+                ifindex: 2,
+                arphrd: ARPHRD_ETHER,
+                packet_type: PACKET_OUTGOING,
+                addr: LOCAL_MAC,
+            },
+            (Link::Sll2, Dir::In) => LinkHeader::Sll2 {
+                ifindex: 2,
+                arphrd: ARPHRD_ETHER,
+                packet_type: PACKET_HOST,
+                addr: GATEWAY_MAC,
+            },
+            (Link::Sll2, Dir::Loop) => LinkHeader::Sll2 {
+                ifindex: 1,
+                arphrd: ARPHRD_LOOPBACK,
+                packet_type: PACKET_HOST,
+                addr: [0; 6],
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn udp(
+        &mut self,
+        t: u64,
+        dir: Dir,
+        ip: Ipv4Fields,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+    ) -> Result<(), SimError> {
+        let link = self.link_header(dir);
+        build_udp(&mut self.frame, &link, &ip, sport, dport, payload)?;
+        self.writer.write_packet(self.start_ns + t, &self.frame)?;
+        self.tally.record(&PacketInfo {
+            t_ns: t,
+            dir,
+            src: ip.src,
+            dst: ip.dst,
+            proto: IPPROTO_UDP,
+            sport,
+            dport,
+            ip_len: (28 + payload.len()) as u32,
+            payload_len: payload.len() as u32,
+        });
+        Ok(())
+    }
+
+    fn tcp(
+        &mut self,
+        t: u64,
+        dir: Dir,
+        ip: Ipv4Fields,
+        tcp: TcpFields,
+        payload: &[u8],
+    ) -> Result<(), SimError> {
+        let link = self.link_header(dir);
+        build_tcp(&mut self.frame, &link, &ip, &tcp, payload)?;
+        self.writer.write_packet(self.start_ns + t, &self.frame)?;
+        let header = if tcp.mss.is_some() { 24 } else { 20 };
+        self.tally.record(&PacketInfo {
+            t_ns: t,
+            dir,
+            src: ip.src,
+            dst: ip.dst,
+            proto: IPPROTO_TCP,
+            sport: tcp.sport,
+            dport: tcp.dport,
+            ip_len: (20 + header + payload.len()) as u32,
+            payload_len: payload.len() as u32,
+        });
+        Ok(())
+    }
+}
+
+/// Tracker connection state.
+#[derive(Debug)]
+struct Tracker {
+    cli_port: u16,
+    hops: u8,
+    rtt_ns: u64,
+    /// Next sequence number the client / tracker will send.
+    cli_nxt: u32,
+    srv_nxt: u32,
+    ip_id: u16,
+}
+
+/// Player connection state.
+#[derive(Debug)]
+struct Player {
+    port: u16,
+    /// Next sequence number the client (8902 side) / player will send.
+    cli_nxt: u32,
+    ply_nxt: u32,
+    burst_bytes: u64,
+    started_ns: Option<u64>,
+    /// Payload bytes scheduled to the player so far (header included).
+    handed: u64,
+    stream_offset: u64,
+}
+
+struct Session<'c, W: Write> {
+    cfg: &'c SimConfig,
+    res: u64,
+    heap: BinaryHeap<Entry>,
+    next_n: u64,
+    out: Emitter<W>,
+    rng_video: Rng,
+    rng_up: Rng,
+    rng_ctl: Rng,
+    rng_trk: Rng,
+    rng_ply: Rng,
+    peers: Vec<Peer>,
+    suppliers: Vec<u16>,
+    supplier_cum: Vec<f64>,
+    consumers: Vec<u16>,
+    consumer_cum: Vec<f64>,
+    block: Vec<u8>,
+    payload: Vec<u8>,
+    local_id: u16,
+    dns_port: u16,
+    dns_id: u16,
+    tracker: Tracker,
+    video_seq: u32,
+    first_video_ns: u64,
+    playback_ns: u64,
+    stream_bps: f64,
+    prefill_bps: f64,
+    starve: Option<(u64, u64, f64)>,
+    player: Option<Player>,
+}
+
+/// Runs the simulation described by `cfg` (already validated) and writes it to `out`.
+pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> {
+    let mut setup = Rng::new(cfg.seed, STREAM_SETUP);
+    let res = cfg.format.resolution_ns();
+    let secs_ns = |s: f64| (s * SEC as f64).round() as u64;
+
+    // Capture start: fixed epoch plus a whole number of microseconds drawn from the seed.
+    let start_ns = CAPTURE_EPOCH_S * SEC + setup.below(3_600_000_000) * US;
+    let capture_start = DateTime::from_timestamp((start_ns / SEC) as i64, (start_ns % SEC) as u32)
+        .map(|d| d.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .unwrap_or_default();
+
+    // Peers: distinct documentation addresses, never the tracker's or ours.
+    let mut used: BTreeSet<Ipv4Addr> = [TRACKER_IP, DNS_IP, cfg.local_ip].into_iter().collect();
+    let n = cfg.peers;
+    let window_ns = setup.uniform(0.7, 1.0) * SEC as f64;
+    let mut peers = Vec::with_capacity(n);
+    while peers.len() < n {
+        let host = setup.range(1, 254) as u8;
+        let ip = if setup.chance(0.5) {
+            Ipv4Addr::new(203, 0, 113, host)
+        } else {
+            Ipv4Addr::new(198, 51, 100, host)
+        };
+        if !used.insert(ip) {
+            continue;
+        }
+        let k = peers.len() as f64;
+        let contact = 500 * MS + ((k + setup.f64()) / n as f64 * window_ns) as u64;
+        peers.push(Peer {
+            ip,
+            port: setup.range(10_000, 60_999) as u16,
+            ttl_initial: if setup.chance(0.6) { 128 } else { 64 },
+            hops: setup.range(3, 24) as u8,
+            rtt_ns: setup.range(20, 200) * MS + setup.below(MS),
+            ip_id: setup.next_u64() as u16,
+            contact_ns: contact,
+        });
+    }
+
+    // Roles: shuffle, the first ones supply, the next ones consume.
+    let mut order: Vec<u16> = (0..n as u16).collect();
+    setup.shuffle(&mut order);
+    let s = cfg.supplier_shares.len();
+    let suppliers: Vec<u16> = order[..s].to_vec();
+    let consumers: Vec<u16> = order[s..s + cfg.consumers].to_vec();
+    let cumulative = |w: &[f64]| {
+        w.iter()
+            .scan(0.0, |acc, x| {
+                *acc += x;
+                Some(*acc)
+            })
+            .collect::<Vec<f64>>()
+    };
+    let supplier_cum = cumulative(&cfg.supplier_shares);
+    let consumer_w: Vec<f64> = (0..cfg.consumers)
+        .map(|_| setup.uniform(0.5, 1.5))
+        .collect();
+    let consumer_cum = cumulative(&consumer_w);
+
+    // First video: the nominal time, but not before every supplier has been greeted.
+    let nominal_fv = cfg
+        .first_video_s
+        .unwrap_or_else(|| 2.0 + setup.uniform(0.0, 0.6));
+    let ready = suppliers
+        .iter()
+        .map(|&i| {
+            let p = &peers[usize::from(i)];
+            p.contact_ns + 2 * p.rtt_ns + 2 * MS
+        })
+        .max()
+        .unwrap_or(0);
+    let first_video_ns = secs_ns(nominal_fv).max(ready);
+    let playback_ns = secs_ns(cfg.startup_delay_s);
+    if cfg.player_enabled() && playback_ns <= first_video_ns {
+        return Err(SimError::InvalidConfig {
+            reason: format!(
+                "playback start ({} s) must come after the first video packet ({:.3} s)",
+                cfg.startup_delay_s,
+                first_video_ns as f64 / SEC as f64
+            ),
+        });
+    }
+
+    let mut block = vec![0u8; BLOCK_LEN];
+    for chunk in block.chunks_mut(8) {
+        let v = setup.next_u64().to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+
+    let tracker = Tracker {
+        cli_port: setup.range(32_768, 60_999) as u16,
+        hops: setup.range(6, 18) as u8,
+        rtt_ns: setup.range(30, 120) * MS + setup.below(MS),
+        cli_nxt: setup.next_u64() as u32,
+        srv_nxt: setup.next_u64() as u32,
+        ip_id: setup.next_u64() as u16,
+    };
+    // Drawn whether or not there is a player, so the link type does not shift later draws.
+    let (player_port, player_isn, client_isn) = (
+        setup.range(40_000, 60_999) as u16,
+        setup.next_u64() as u32,
+        setup.next_u64() as u32,
+    );
+    let player = cfg.player_enabled().then(|| Player {
+        port: player_port,
+        cli_nxt: client_isn,
+        ply_nxt: player_isn,
+        burst_bytes: (cfg.player_burst_s * cfg.stream_rate_kbps * 125.0).round() as u64,
+        started_ns: None,
+        handed: 0,
+        stream_offset: 0,
+    });
+    let dns_port = setup.range(32_768, 60_999) as u16;
+    let dns_id = setup.next_u64() as u16;
+    let local_id = setup.next_u64() as u16;
+
+    let ctx = TruthContext {
+        seed: cfg.seed,
+        link: cfg.link.name(),
+        format: cfg.format.name(),
+        capture_start,
+        local_ip: cfg.local_ip,
+        ack_size: cfg.ack_size,
+        stream_rate_kbps: cfg.stream_rate_kbps,
+        tracker_ip: TRACKER_IP,
+        tracker_name: TRACKER_NAME.to_string(),
+        tracker_port: TRACKER_PORT,
+        tracker_hops: tracker.hops,
+        peers: peers
+            .iter()
+            .map(|p| (p.ip, p.ttl_initial, p.hops))
+            .collect(),
+    };
+
+    let writer = PcapWriter::new(out, cfg.format, cfg.link.link_type())?;
+    let stream_bps = cfg.stream_rate_kbps * 125.0;
+    let mut session = Session {
+        cfg,
+        res,
+        heap: BinaryHeap::new(),
+        next_n: 0,
+        out: Emitter {
+            writer,
+            link: cfg.link,
+            start_ns,
+            frame: Vec::with_capacity(70_000),
+            tally: Tally::new(cfg.video_size, player.as_ref().map(|_| PLAYER_PORT)),
+        },
+        rng_video: Rng::new(cfg.seed, STREAM_VIDEO),
+        rng_up: Rng::new(cfg.seed, STREAM_UPLOAD),
+        rng_ctl: Rng::new(cfg.seed, STREAM_CONTROL),
+        rng_trk: Rng::new(cfg.seed, STREAM_TRACKER),
+        rng_ply: Rng::new(cfg.seed, STREAM_PLAYER),
+        peers,
+        suppliers,
+        supplier_cum,
+        consumers,
+        consumer_cum,
+        block,
+        payload: Vec::with_capacity(70_000),
+        local_id,
+        dns_port,
+        dns_id,
+        tracker,
+        video_seq: 0,
+        first_video_ns,
+        playback_ns,
+        stream_bps,
+        prefill_bps: cfg.prefill_rate_kbps.unwrap_or(2.0 * cfg.stream_rate_kbps) * 125.0,
+        starve: cfg
+            .starvation
+            .map(|s| (secs_ns(s.at_s), secs_ns(s.at_s + s.for_s), s.fraction)),
+        player,
+    };
+    session.start();
+    let end_ns = secs_ns(cfg.duration_s);
+    while let Some(entry) = session.heap.pop() {
+        if entry.t > end_ns {
+            break;
+        }
+        session.handle(entry.t, entry.ev)?;
+    }
+    let Session { out, .. } = session;
+    out.writer.finish()?;
+    Ok(out.tally.finish(&ctx))
+}
+
+impl<W: Write> Session<'_, W> {
+    fn at(&mut self, t: u64, ev: Ev) {
+        let t = t / self.res * self.res;
+        self.heap.push(Entry {
+            t,
+            n: self.next_n,
+            ev,
+        });
+        self.next_n += 1;
+    }
+
+    fn start(&mut self) {
+        self.at(0, Ev::DnsQuery);
+        let answer = self.rng_trk.range(20, 40) * MS + self.rng_trk.below(MS);
+        self.at(answer, Ev::DnsAnswer);
+        let syn = answer + self.rng_trk.range(1, 5) * MS + self.rng_trk.below(MS);
+        self.tracker_handshake(syn);
+        for k in 0..self.peers.len() {
+            let t = self.peers[k].contact_ns;
+            self.at(t, Ev::Contact(k as u16));
+        }
+        self.at(self.first_video_ns, Ev::VideoTick);
+        if self.cfg.upload_share > 0.0 && !self.consumers.is_empty() {
+            let t = self.first_video_ns + (self.rng_up.uniform(1.0, 3.0) * SEC as f64) as u64;
+            self.at(t, Ev::UploadTick);
+        }
+        if self.player.is_some() {
+            let lead = (self.rng_ply.uniform(0.3, 1.0) * SEC as f64) as u64;
+            let connect = self
+                .playback_ns
+                .saturating_sub(lead)
+                .max(self.first_video_ns);
+            self.at(connect, Ev::PlayerConnect);
+            self.at(self.playback_ns, Ev::PlayerTick);
+        }
+    }
+
+    fn local_ip_id(&mut self) -> u16 {
+        self.local_id = self.local_id.wrapping_add(1);
+        self.local_id
+    }
+
+    fn out_fields(&mut self, dst: Ipv4Addr) -> Ipv4Fields {
+        Ipv4Fields {
+            src: self.cfg.local_ip,
+            dst,
+            ttl: LOCAL_TTL,
+            id: self.local_ip_id(),
+        }
+    }
+
+    fn peer_fields(&mut self, k: u16) -> Ipv4Fields {
+        let local = self.cfg.local_ip;
+        let p = &mut self.peers[usize::from(k)];
+        p.ip_id = p.ip_id.wrapping_add(1);
+        Ipv4Fields {
+            src: p.ip,
+            dst: local,
+            ttl: p.ttl(),
+            id: p.ip_id,
+        }
+    }
+
+    fn handle(&mut self, t: u64, ev: Ev) -> Result<(), SimError> {
+        match ev {
+            Ev::DnsQuery => self.dns(t, false),
+            Ev::DnsAnswer => self.dns(t, true),
+            Ev::Tracker(seg) => self.tracker_segment(t, seg),
+            Ev::TrackerKeepAlive => {
+                let req = self.rng_trk.range(40, 90) as u16;
+                let resp = self.rng_trk.range(40, 120) as u16;
+                self.tracker_exchange(t, req, resp);
+                let next = t + (self.rng_trk.uniform(10.0, 20.0) * SEC as f64) as u64;
+                self.at(next, Ev::TrackerKeepAlive);
+                Ok(())
+            }
+            Ev::Contact(k) => {
+                // Hello, answer, second message, answer; then periodic keep-alives.
+                self.control(t, k, false, 1)?;
+                let rtt = self.peers[usize::from(k)].rtt_ns;
+                let think = self.rng_ctl.range(200, 1_000) * US;
+                self.at(t + rtt, Ev::CtlIn(k, 2));
+                self.at(t + rtt + think, Ev::CtlOut(k, 3));
+                self.at(t + 2 * rtt + think, Ev::CtlIn(k, 4));
+                let next = t + (self.rng_ctl.uniform(2.0, 6.0) * SEC as f64) as u64;
+                self.at(next, Ev::KeepAlive(k));
+                Ok(())
+            }
+            Ev::CtlIn(k, kind) => self.control(t, k, true, kind),
+            Ev::CtlOut(k, kind) => self.control(t, k, false, kind),
+            Ev::KeepAlive(k) => {
+                self.control(t, k, false, 5)?;
+                let rtt = self.peers[usize::from(k)].rtt_ns;
+                self.at(t + rtt, Ev::CtlIn(k, 6));
+                let next = t + (self.rng_ctl.uniform(3.0, 8.0) * SEC as f64) as u64;
+                self.at(next, Ev::KeepAlive(k));
+                Ok(())
+            }
+            Ev::VideoTick => self.video_tick(t),
+            Ev::Ack(k, seq) => {
+                self.ack_payload(seq);
+                let ip = self.peers[usize::from(k)].ip;
+                let port = self.peers[usize::from(k)].port;
+                let fields = self.out_fields(ip);
+                let payload = std::mem::take(&mut self.payload);
+                let r = self
+                    .out
+                    .udp(t, Dir::Out, fields, CLIENT_UDP_PORT, port, &payload);
+                self.payload = payload;
+                r
+            }
+            Ev::UploadTick => self.upload_tick(t),
+            Ev::UpAck(k, seq) => {
+                self.ack_payload(seq);
+                let port = self.peers[usize::from(k)].port;
+                let fields = self.peer_fields(k);
+                let payload = std::mem::take(&mut self.payload);
+                let r = self
+                    .out
+                    .udp(t, Dir::In, fields, port, CLIENT_UDP_PORT, &payload);
+                self.payload = payload;
+                r
+            }
+            Ev::PlayerConnect => {
+                self.player_connect(t);
+                Ok(())
+            }
+            Ev::Loop(seg) => self.loop_segment(t, seg),
+            Ev::PlayerTick => {
+                self.player_tick(t);
+                Ok(())
+            }
+        }
+    }
+
+    // ---- DNS -------------------------------------------------------------------------------
+
+    fn dns(&mut self, t: u64, answer: bool) -> Result<(), SimError> {
+        let mut m = Vec::with_capacity(64);
+        m.extend_from_slice(&self.dns_id.to_be_bytes());
+        // RFC 1035 §4.1.1: query with RD; response with QR, RD, RA, NOERROR.
+        let flags: u16 = if answer { 0x8180 } else { 0x0100 };
+        m.extend_from_slice(&flags.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
+        for label in TRACKER_NAME.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.push(0);
+        m.extend_from_slice(&[0, 1, 0, 1]); // QTYPE A, QCLASS IN
+        if answer {
+            m.extend_from_slice(&[0xC0, 0x0C, 0, 1, 0, 1]); // name pointer to the question
+            m.extend_from_slice(&300u32.to_be_bytes());
+            m.extend_from_slice(&[0, 4]);
+            m.extend_from_slice(&TRACKER_IP.octets());
+            let fields = Ipv4Fields {
+                src: DNS_IP,
+                dst: self.cfg.local_ip,
+                ttl: 64,
+                id: self.rng_trk.next_u64() as u16,
+            };
+            self.out.udp(t, Dir::In, fields, 53, self.dns_port, &m)
+        } else {
+            let fields = self.out_fields(DNS_IP);
+            self.out.udp(t, Dir::Out, fields, self.dns_port, 53, &m)
+        }
+    }
+
+    // ---- tracker ---------------------------------------------------------------------------
+
+    fn tracker_handshake(&mut self, t: u64) {
+        let rtt = self.tracker.rtt_ns;
+        let isn_c = self.tracker.cli_nxt;
+        let isn_s = self.tracker.srv_nxt;
+        let syn = TrackerSeg {
+            out: true,
+            flags: tcp_flags::SYN,
+            seq: isn_c,
+            ack: 0,
+            len: 0,
+            mss: Some(1460),
+        };
+        self.at(t, Ev::Tracker(syn));
+        let synack = TrackerSeg {
+            out: false,
+            flags: tcp_flags::SYN | tcp_flags::ACK,
+            seq: isn_s,
+            ack: isn_c.wrapping_add(1),
+            len: 0,
+            mss: Some(1440),
+        };
+        self.at(t + rtt, Ev::Tracker(synack));
+        self.tracker.cli_nxt = isn_c.wrapping_add(1);
+        self.tracker.srv_nxt = isn_s.wrapping_add(1);
+        let ack = TrackerSeg {
+            out: true,
+            flags: tcp_flags::ACK,
+            seq: self.tracker.cli_nxt,
+            ack: self.tracker.srv_nxt,
+            len: 0,
+            mss: None,
+        };
+        self.at(t + rtt + 100 * US, Ev::Tracker(ack));
+        let req = self.rng_trk.range(200, 400) as u16;
+        let resp = self.rng_trk.range(300, 600) as u16;
+        let done = self.tracker_exchange(t + rtt + 150 * US, req, resp);
+        let next = done + (self.rng_trk.uniform(10.0, 20.0) * SEC as f64) as u64;
+        self.at(next, Ev::TrackerKeepAlive);
+    }
+
+    /// Request from the client, response from the tracker one RTT later, client ACK.
+    /// Returns the time of the final ACK.
+    fn tracker_exchange(&mut self, t: u64, req: u16, resp: u16) -> u64 {
+        let rtt = self.tracker.rtt_ns;
+        let c = self.tracker.cli_nxt;
+        let s = self.tracker.srv_nxt;
+        let push = tcp_flags::PSH | tcp_flags::ACK;
+        let c2 = c.wrapping_add(u32::from(req));
+        let s2 = s.wrapping_add(u32::from(resp));
+        let segs = [
+            (0, true, push, c, s, req),
+            (rtt, false, push, s, c2, resp),
+            (rtt + 200 * US, true, tcp_flags::ACK, c2, s2, 0),
+        ];
+        for (dt, out, flags, seq, ack, len) in segs {
+            let seg = TrackerSeg {
+                out,
+                flags,
+                seq,
+                ack,
+                len,
+                mss: None,
+            };
+            self.at(t + dt, Ev::Tracker(seg));
+        }
+        self.tracker.cli_nxt = c2;
+        self.tracker.srv_nxt = s2;
+        t + rtt + 200 * US
+    }
+
+    fn tracker_segment(&mut self, t: u64, seg: TrackerSeg) -> Result<(), SimError> {
+        let len = usize::from(seg.len);
+        self.payload.clear();
+        if len > 0 {
+            // A small binary header (type, length) then opaque bytes.
+            let off = self.rng_trk.below((BLOCK_LEN - len) as u64) as usize;
+            self.payload.extend_from_slice(&self.block[off..off + len]);
+            self.payload[0] = if seg.out { 0x51 } else { 0x52 };
+            if len >= 3 {
+                self.payload[1..3].copy_from_slice(&seg.len.to_be_bytes());
+            }
+        }
+        let (dir, ip, sport, dport) = if seg.out {
+            (
+                Dir::Out,
+                self.out_fields(TRACKER_IP),
+                self.tracker.cli_port,
+                TRACKER_PORT,
+            )
+        } else {
+            self.tracker.ip_id = self.tracker.ip_id.wrapping_add(1);
+            (
+                Dir::In,
+                Ipv4Fields {
+                    src: TRACKER_IP,
+                    dst: self.cfg.local_ip,
+                    ttl: 64 - self.tracker.hops,
+                    id: self.tracker.ip_id,
+                },
+                TRACKER_PORT,
+                self.tracker.cli_port,
+            )
+        };
+        let tcp = TcpFields {
+            sport,
+            dport,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: if seg.out { 64_240 } else { 65_535 },
+            mss: seg.mss,
+        };
+        let payload = std::mem::take(&mut self.payload);
+        let r = self.out.tcp(t, dir, ip, tcp, &payload);
+        self.payload = payload;
+        r
+    }
+
+    // ---- peer control ----------------------------------------------------------------------
+
+    /// A control payload size: spread over 40–120 bytes, never the ack or video size.
+    fn control_size(&mut self) -> usize {
+        loop {
+            let s = self.rng_ctl.range(CONTROL_MIN, CONTROL_MAX) as u16;
+            if s != self.cfg.ack_size && s != self.cfg.video_size {
+                return usize::from(s);
+            }
+        }
+    }
+
+    fn control(&mut self, t: u64, k: u16, inbound: bool, kind: u8) -> Result<(), SimError> {
+        let len = self.control_size();
+        let off = self.rng_ctl.below((BLOCK_LEN - len) as u64) as usize;
+        self.payload.clear();
+        self.payload.extend_from_slice(&self.block[off..off + len]);
+        self.payload[0] = 0x43;
+        self.payload[1] = kind;
+        self.payload[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        let port = self.peers[usize::from(k)].port;
+        let payload = std::mem::take(&mut self.payload);
+        let r = if inbound {
+            let fields = self.peer_fields(k);
+            self.out
+                .udp(t, Dir::In, fields, port, CLIENT_UDP_PORT, &payload)
+        } else {
+            let fields = self.out_fields(self.peers[usize::from(k)].ip);
+            self.out
+                .udp(t, Dir::Out, fields, CLIENT_UDP_PORT, port, &payload)
+        };
+        self.payload = payload;
+        r
+    }
+
+    // ---- video -----------------------------------------------------------------------------
+
+    /// Video payload rate (bytes/s) in force at `t`.
+    fn video_rate(&self, t: u64) -> f64 {
+        match self.starve {
+            Some((from, to, f)) if t >= from && t < to => f * self.stream_bps,
+            _ if t < self.playback_ns => self.prefill_bps,
+            _ => self.stream_bps,
+        }
+    }
+
+    /// Video payload: 'V', version, length, chunk sequence, then opaque bytes that depend only
+    /// on the sequence (so a forwarded chunk carries the same bytes).
+    fn video_payload(&mut self, seq: u32) {
+        let len = usize::from(self.cfg.video_size);
+        let off = (seq as usize).wrapping_mul(7_919) % (BLOCK_LEN - len);
+        self.payload.clear();
+        self.payload.extend_from_slice(&self.block[off..off + len]);
+        self.payload[0] = 0x56;
+        self.payload[1] = 0x01;
+        self.payload[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        self.payload[4..8].copy_from_slice(&seq.to_be_bytes());
+    }
+
+    fn ack_payload(&mut self, seq: u32) {
+        let len = usize::from(self.cfg.ack_size);
+        self.payload.clear();
+        self.payload.resize(len, 0);
+        let head = [0x41, 0x01];
+        let n = len.min(2);
+        self.payload[..n].copy_from_slice(&head[..n]);
+        if len >= 8 {
+            self.payload[4..8].copy_from_slice(&seq.to_be_bytes());
+        }
+    }
+
+    /// Interval to the next packet of `size` bytes at `rate` bytes/s, jittered ±50 %.
+    fn interval(rng: &mut Rng, size: u16, rate: f64) -> u64 {
+        let mean = f64::from(size) / rate * SEC as f64;
+        (mean * rng.uniform(0.5, 1.5)).max(1_000.0) as u64
+    }
+
+    fn video_tick(&mut self, t: u64) -> Result<(), SimError> {
+        let rate = self.video_rate(t);
+        if rate > 0.0 {
+            let which = self.rng_video.weighted(&self.supplier_cum);
+            let k = self.suppliers[which];
+            let seq = self.video_seq;
+            self.video_seq = self.video_seq.wrapping_add(1);
+            self.video_payload(seq);
+            let port = self.peers[usize::from(k)].port;
+            let fields = self.peer_fields(k);
+            let payload = std::mem::take(&mut self.payload);
+            let r = self
+                .out
+                .udp(t, Dir::In, fields, port, CLIENT_UDP_PORT, &payload);
+            self.payload = payload;
+            r?;
+            let delay = self.rng_video.range(50, 500) * US;
+            self.at(t + delay, Ev::Ack(k, seq));
+            let next = t + Self::interval(&mut self.rng_video, self.cfg.video_size, rate);
+            self.at(next, Ev::VideoTick);
+        } else {
+            // Nothing arrives while the supply is cut entirely: resume when it ends.
+            let resume = self.starve.map_or(t + SEC, |(_, to, _)| to.max(t + 1));
+            self.at(resume, Ev::VideoTick);
+        }
+        Ok(())
+    }
+
+    fn upload_tick(&mut self, t: u64) -> Result<(), SimError> {
+        let rate = self.cfg.upload_share * self.stream_bps;
+        let which = self.rng_up.weighted(&self.consumer_cum);
+        let k = self.consumers[which];
+        // Forward a chunk received a little earlier.
+        let lag = self.rng_up.range(5, 50) as u32;
+        let seq = self.video_seq.saturating_sub(lag);
+        self.video_payload(seq);
+        let ip = self.peers[usize::from(k)].ip;
+        let port = self.peers[usize::from(k)].port;
+        let fields = self.out_fields(ip);
+        let payload = std::mem::take(&mut self.payload);
+        let r = self
+            .out
+            .udp(t, Dir::Out, fields, CLIENT_UDP_PORT, port, &payload);
+        self.payload = payload;
+        r?;
+        let rtt = self.peers[usize::from(k)].rtt_ns;
+        self.at(t + rtt, Ev::UpAck(k, seq));
+        let next = t + Self::interval(&mut self.rng_up, self.cfg.video_size, rate);
+        self.at(next, Ev::UploadTick);
+        Ok(())
+    }
+
+    // ---- player ----------------------------------------------------------------------------
+
+    fn player_connect(&mut self, t: u64) {
+        let Some(p) = self.player.as_mut() else {
+            return;
+        };
+        let isn_p = p.ply_nxt;
+        let isn_c = p.cli_nxt;
+        p.ply_nxt = isn_p.wrapping_add(1 + HTTP_GET.len() as u32);
+        p.cli_nxt = isn_c.wrapping_add(1);
+        let get_end = p.ply_nxt;
+        let segs = [
+            (
+                0,
+                true,
+                tcp_flags::SYN,
+                isn_p,
+                0,
+                Some(65_495),
+                LoopPayload::None,
+            ),
+            (
+                30 * US,
+                false,
+                tcp_flags::SYN | tcp_flags::ACK,
+                isn_c,
+                isn_p.wrapping_add(1),
+                Some(65_495),
+                LoopPayload::None,
+            ),
+            (
+                60 * US,
+                true,
+                tcp_flags::ACK,
+                isn_p.wrapping_add(1),
+                isn_c.wrapping_add(1),
+                None,
+                LoopPayload::None,
+            ),
+            (
+                200 * US,
+                true,
+                tcp_flags::PSH | tcp_flags::ACK,
+                isn_p.wrapping_add(1),
+                isn_c.wrapping_add(1),
+                None,
+                LoopPayload::Get,
+            ),
+            (
+                240 * US,
+                false,
+                tcp_flags::ACK,
+                isn_c.wrapping_add(1),
+                get_end,
+                None,
+                LoopPayload::None,
+            ),
+        ];
+        for (dt, from_player, flags, seq, ack, mss, payload) in segs {
+            let seg = LoopSeg {
+                from_player,
+                flags,
+                seq,
+                ack,
+                mss,
+                payload,
+            };
+            self.at(t + dt, Ev::Loop(seg));
+        }
+    }
+
+    fn player_tick(&mut self, t: u64) {
+        let received = self.out.tally.video_payload_in();
+        let Some(p) = self.player.as_mut() else {
+            return;
+        };
+        let mut segs: Vec<LoopPayload> = Vec::new();
+        // The HTTP response header leads the first segment (sent alone, it would drain before
+        // the next segment and make a spurious micro-stall at high rates).
+        let mut header = p.started_ns.is_none();
+        if header {
+            p.started_ns = Some(t);
+            p.handed += HTTP_HEADER.len() as u64;
+        }
+        let started = p.started_ns.unwrap_or(t);
+        let elapsed = (t - started) as f64 / SEC as f64;
+        let target =
+            HTTP_HEADER.len() as u64 + p.burst_bytes + (self.stream_bps * elapsed).floor() as u64;
+        // Never hand more than has been received: the buffer cannot go negative.
+        let give = target
+            .saturating_sub(p.handed)
+            .min(received.saturating_sub(p.handed));
+        let mut left = give;
+        while left > 0 || header {
+            let n = self
+                .rng_ply
+                .range(PLAYER_SEGMENT_MIN, PLAYER_SEGMENT_MAX)
+                .min(left);
+            segs.push(LoopPayload::Stream {
+                offset: p.stream_offset,
+                len: n as u32,
+                header,
+            });
+            header = false;
+            p.stream_offset += n;
+            left -= n;
+        }
+        p.handed += give;
+        let count = segs.len();
+        for (i, payload) in segs.into_iter().enumerate() {
+            let Some(p) = self.player.as_mut() else {
+                return;
+            };
+            let len = match payload {
+                LoopPayload::Stream { len, header, .. } => {
+                    len + if header { HTTP_HEADER.len() as u32 } else { 0 }
+                }
+                _ => 0,
+            };
+            let seq = p.cli_nxt;
+            p.cli_nxt = seq.wrapping_add(len);
+            let data = LoopSeg {
+                from_player: false,
+                flags: tcp_flags::PSH | tcp_flags::ACK,
+                seq,
+                ack: p.ply_nxt,
+                mss: None,
+                payload,
+            };
+            let ack = LoopSeg {
+                from_player: true,
+                flags: tcp_flags::ACK,
+                seq: p.ply_nxt,
+                ack: p.cli_nxt,
+                mss: None,
+                payload: LoopPayload::None,
+            };
+            let ts = t + (i as u64) * 20 * US;
+            self.at(ts, Ev::Loop(data));
+            // The player acknowledges every second segment and the last one.
+            if i % 2 == 1 || i + 1 == count {
+                self.at(ts + 10 * US, Ev::Loop(ack));
+            }
+        }
+        let next = t + (self.rng_ply.uniform(0.08, 0.25) * SEC as f64) as u64;
+        self.at(next, Ev::PlayerTick);
+    }
+
+    fn loop_segment(&mut self, t: u64, seg: LoopSeg) -> Result<(), SimError> {
+        let Some(p) = self.player.as_ref() else {
+            return Ok(());
+        };
+        let player_port = p.port;
+        self.payload.clear();
+        match seg.payload {
+            LoopPayload::None => {}
+            LoopPayload::Get => self.payload.extend_from_slice(HTTP_GET),
+            LoopPayload::Stream {
+                offset,
+                len,
+                header,
+            } => {
+                if header {
+                    self.payload.extend_from_slice(HTTP_HEADER);
+                }
+                let len = len as usize;
+                let off = (offset as usize) % (BLOCK_LEN - len);
+                self.payload.extend_from_slice(&self.block[off..off + len]);
+            }
+        }
+        let (sport, dport) = if seg.from_player {
+            (player_port, PLAYER_PORT)
+        } else {
+            (PLAYER_PORT, player_port)
+        };
+        let lo = Ipv4Addr::LOCALHOST;
+        let fields = Ipv4Fields {
+            src: lo,
+            dst: lo,
+            ttl: 64,
+            id: self.local_ip_id(),
+        };
+        let tcp = TcpFields {
+            sport,
+            dport,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: 65_535,
+            mss: seg.mss,
+        };
+        let payload = std::mem::take(&mut self.payload);
+        let r = self.out.tcp(t, Dir::Loop, fields, tcp, &payload);
+        self.payload = payload;
+        // The client's buffer never goes negative.
+        debug_assert!(self.out.tally.player_handed() <= self.out.tally.video_payload_in());
+        r
+    }
+}
