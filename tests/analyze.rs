@@ -18,13 +18,21 @@ fn pps_real_ppstream_session() {
     assert!(r.local.how.starts_with("inferred"));
     let video = r.sizes.peaks.iter().find(|p| p.class == "video").unwrap();
     assert_eq!(video.size, 1065);
-    assert_eq!(video.ip_bytes, 1093, "1107-byte frames minus 14 bytes of Ethernet");
+    assert_eq!(
+        video.ip_bytes, 1093,
+        "1107-byte frames minus 14 bytes of Ethernet"
+    );
     let ack = r.sizes.peaks.iter().find(|p| p.size == 37).unwrap();
     assert_eq!(ack.class, "control");
     let t = r.sizes.threshold.unwrap();
     assert!(t > 37 && t <= 1065, "threshold {t}");
     assert_eq!(r.peers.suppliers, 6);
-    let suppliers: Vec<_> = r.peers.list.iter().filter(|p| p.role == "supplier").collect();
+    let suppliers: Vec<_> = r
+        .peers
+        .list
+        .iter()
+        .filter(|p| p.role == "supplier")
+        .collect();
     assert_eq!(suppliers.len(), 6);
     // Counted independently with tcpdump: 129 × 1065 and 1 × 1067 bytes from the largest.
     assert_eq!(suppliers[0].ip, "1.173.5.226");
@@ -36,7 +44,10 @@ fn pps_real_ppstream_session() {
     assert!(!r.capture.truncated);
     // The client's acks go to its suppliers: a pull system.
     assert_eq!(r.summary.pull_push, "pull");
-    assert_eq!(r.capture.start.as_deref(), Some("2016-07-01T06:05:36.432546Z"));
+    assert_eq!(
+        r.capture.start.as_deref(),
+        Some("2016-07-01T06:05:36.432546Z")
+    );
 }
 
 #[test]
@@ -58,7 +69,10 @@ fn link_types_decode() {
         let r = r.unwrap();
         assert_eq!(r.capture.link_types, vec![link.to_string()], "{file}");
         assert!(r.capture.packets > 0, "{file}");
-        assert_eq!(r.capture.decoded_packets, r.capture.packets, "{file}: all decode");
+        assert_eq!(
+            r.capture.decoded_packets, r.capture.packets,
+            "{file}: all decode"
+        );
         assert_eq!(r.capture.malformed_packets, 0, "{file}");
     }
 }
@@ -89,7 +103,10 @@ fn fragments_are_counted() {
     assert_eq!(r.capture.fragments, 50);
     let (_, r6) = analyze("frag6", &[&shared("zeek__ipv6-fragmented-dns.pcap")]);
     assert_eq!(r6.unwrap().capture.fragments, 4);
-    let (out, g) = analyze("fraggarbage", &[&shared("ndpi__ip_fragmented_garbage.pcap")]);
+    let (out, g) = analyze(
+        "fraggarbage",
+        &[&shared("ndpi__ip_fragmented_garbage.pcap")],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let g = g.unwrap();
     assert_eq!(g.capture.packets, 1252);
@@ -106,7 +123,11 @@ fn truncated_file_is_analysed_as_far_as_it_goes() {
     let r = r.unwrap();
     assert!(r.capture.truncated);
     assert_eq!(r.capture.packets, 18);
-    assert!(r.capture.warnings.iter().any(|w| w.contains("stopped reading")));
+    assert!(r
+        .capture
+        .warnings
+        .iter()
+        .any(|w| w.contains("stopped reading")));
     assert!(stderr(&out).contains("warning"));
 }
 
@@ -121,7 +142,10 @@ fn truncated_packets_are_counted_not_fatal() {
     // A UDP header whose length field lies: decoded with the IP length, noted as an anomaly.
     let (out, r) = analyze("udptrunc", &[&shared("peafowl__truncated_udp.pcap")]);
     assert!(out.status.success());
-    assert_eq!(r.unwrap().capture.anomalies.get("udp_length_mismatch"), Some(&1));
+    assert_eq!(
+        r.unwrap().capture.anomalies.get("udp_length_mismatch"),
+        Some(&1)
+    );
 }
 
 #[test]
@@ -171,7 +195,11 @@ fn a_bad_file_among_good_ones_is_a_warning() {
     );
     assert!(out.status.success());
     let r = r.unwrap();
-    assert!(r.capture.warnings.iter().any(|w| w.contains("garbage.pcap")));
+    assert!(r
+        .capture
+        .warnings
+        .iter()
+        .any(|w| w.contains("garbage.pcap")));
     assert_eq!(r.capture.packets, 2557);
 }
 
@@ -188,7 +216,10 @@ fn several_files_merge_in_time_order() {
     assert_eq!(rab.capture.backwards_timestamps, 0);
     assert_eq!(rab.capture.files.len(), 2);
     let starts = [ra.capture.start.unwrap(), rb.capture.start.unwrap()];
-    assert_eq!(rab.capture.start.unwrap(), starts.iter().min().unwrap().clone());
+    assert_eq!(
+        rab.capture.start.unwrap(),
+        starts.iter().min().unwrap().clone()
+    );
 }
 
 #[test]
@@ -232,7 +263,13 @@ fn bpf_filter_applies_to_files() {
 fn local_and_video_min_overrides() {
     let (_, r) = analyze(
         "overrides",
-        &[&shared("ndpi__pps.pcap"), "--local", "1.173.5.226", "--video-min", "100"],
+        &[
+            &shared("ndpi__pps.pcap"),
+            "--local",
+            "1.173.5.226",
+            "--video-min",
+            "100",
+        ],
     );
     let r = r.unwrap();
     assert_eq!(r.local.ip.as_deref(), Some("1.173.5.226"));

@@ -80,8 +80,18 @@ fn check_analyze_truth(t: &Value, r: &Report) {
     assert!((r.peers.concentration.top2_share - f(t, "top2_share")).abs() <= 0.01);
     assert!((r.peers.concentration.top1_share - f(t, "top1_share")).abs() <= 0.01);
     // Rates within 3 %.
-    within(r.traffic.video.download_kbps, f(t, "video_download_kbps"), 0.03, "video down");
-    within(r.traffic.video.upload_kbps, f(t, "video_upload_kbps"), 0.03, "video up");
+    within(
+        r.traffic.video.download_kbps,
+        f(t, "video_download_kbps"),
+        0.03,
+        "video down",
+    );
+    within(
+        r.traffic.video.upload_kbps,
+        f(t, "video_upload_kbps"),
+        0.03,
+        "video up",
+    );
     within(r.traffic.download_kbps, f(t, "download_kbps"), 0.03, "down");
     within(r.traffic.upload_kbps, f(t, "upload_kbps"), 0.03, "up");
     // Tracker address and name.
@@ -99,12 +109,25 @@ fn check_analyze_truth(t: &Value, r: &Report) {
     }
     // Hop distances of suppliers.
     for s in t["suppliers"].as_array().unwrap() {
-        let p = r.peers.list.iter().find(|p| p.ip == s["ip"].as_str().unwrap()).unwrap();
-        assert_eq!(p.ttl_hops.map(u64::from), s["ttl_hops"].as_u64(), "hops of {}", p.ip);
+        let p = r
+            .peers
+            .list
+            .iter()
+            .find(|p| p.ip == s["ip"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            p.ttl_hops.map(u64::from),
+            s["ttl_hops"].as_u64(),
+            "hops of {}",
+            p.ip
+        );
     }
     // First video within 0.2 s.
     let fv = r.startup.first_video_s.unwrap();
-    assert!((fv - f(t, "first_video_s")).abs() <= 0.2, "first video {fv}");
+    assert!(
+        (fv - f(t, "first_video_s")).abs() <= 0.2,
+        "first video {fv}"
+    );
 }
 
 #[test]
@@ -135,10 +158,23 @@ fn issue2_pcapng_and_nanoseconds() {
 
 fn check_playback(t: &Value, r: &Report) {
     let delay = r.startup.delay_s.unwrap();
-    assert!((delay - f(t, "startup_delay_s")).abs() <= 0.5, "delay {delay}");
-    within(r.stream.rate_kbps.unwrap(), f(t, "stream_rate_kbps"), 0.03, "stream rate");
+    assert!(
+        (delay - f(t, "startup_delay_s")).abs() <= 0.5,
+        "delay {delay}"
+    );
+    within(
+        r.stream.rate_kbps.unwrap(),
+        f(t, "stream_rate_kbps"),
+        0.03,
+        "stream rate",
+    );
     assert!(r.stream.how.starts_with("player"));
-    within(r.buffer.bytes.unwrap(), f(t, "buffer_median_bytes"), 0.15, "buffer");
+    within(
+        r.buffer.bytes.unwrap(),
+        f(t, "buffer_median_bytes"),
+        0.15,
+        "buffer",
+    );
 }
 
 #[test]
@@ -198,7 +234,12 @@ fn issue3_without_player_traffic() {
     assert_eq!(r.startup.delay_s, None);
     assert!(r.startup.how.contains("no player traffic"));
     assert!((r.startup.first_video_s.unwrap() - f(&t, "first_video_s")).abs() <= 0.2);
-    within(r.stream.rate_kbps.unwrap(), f(&t, "stream_rate_kbps"), 0.12, "stream rate");
+    within(
+        r.stream.rate_kbps.unwrap(),
+        f(&t, "stream_rate_kbps"),
+        0.12,
+        "stream rate",
+    );
     assert!(r.stream.how.starts_with("video_download"));
     assert!(r.buffer.how.contains("estimate"));
     let dir = tmp("noplayer-given");
@@ -209,7 +250,10 @@ fn issue3_without_player_traffic() {
         .output()
         .unwrap();
     assert!(sim.status.success());
-    let (_, r) = analyze("given-rate", &[cap.to_str().unwrap(), "--stream-rate", "360kbps"]);
+    let (_, r) = analyze(
+        "given-rate",
+        &[cap.to_str().unwrap(), "--stream-rate", "360kbps"],
+    );
     let r = r.unwrap();
     assert_eq!(r.stream.rate_kbps, Some(360.0));
     assert!(r.stream.how.starts_with("given"));

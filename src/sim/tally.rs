@@ -389,7 +389,7 @@ impl Tally {
                 c > 0
                     && c as f64 >= PEAK_MIN_SHARE * udp as f64
                     && (s == 0 || hist[s - 1] <= c)
-                    && hist.get(s + 1).map_or(true, |&n| n <= c)
+                    && hist.get(s + 1).is_none_or(|&n| n <= c)
             })
             .map(|s| SizePeak {
                 size: s as u16,
