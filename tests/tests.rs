@@ -1,3 +1,7 @@
+//! The one integration-test binary: each module tests one subcommand or concern by running the
+//! real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod analyze;
 mod plan;
 mod sim;
