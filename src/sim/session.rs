@@ -589,7 +589,8 @@ impl<W: Write> Session<'_, W> {
                 self.at(t + rtt, Ev::CtlIn(k, 2));
                 self.at(t + rtt + think, Ev::CtlOut(k, 3));
                 self.at(t + 2 * rtt + think, Ev::CtlIn(k, 4));
-                let next = t + (self.rng_ctl.uniform(2.0, 6.0) * SEC as f64) as u64;
+                let first = self.rng_ctl.uniform(2.0, 6.0) * self.keepalive_scale();
+                let next = t + (first * SEC as f64) as u64;
                 self.at(next, Ev::KeepAlive(k));
                 Ok(())
             }
@@ -599,7 +600,8 @@ impl<W: Write> Session<'_, W> {
                 self.control(t, k, false, 5)?;
                 let rtt = self.peers[usize::from(k)].rtt_ns;
                 self.at(t + rtt, Ev::CtlIn(k, 6));
-                let next = t + (self.rng_ctl.uniform(3.0, 8.0) * SEC as f64) as u64;
+                let gap = self.rng_ctl.uniform(3.0, 8.0) * self.keepalive_scale();
+                let next = t + (gap * SEC as f64) as u64;
                 self.at(next, Ev::KeepAlive(k));
                 Ok(())
             }
@@ -794,6 +796,12 @@ impl<W: Write> Session<'_, W> {
     }
 
     // ---- peer control ----------------------------------------------------------------------
+
+    /// Keep-alive intervals stretch beyond 30 peers so that control traffic stays bounded
+    /// and no single control size reaches 1 % of the packets.
+    fn keepalive_scale(&self) -> f64 {
+        (self.peers.len() as f64 / 30.0).max(1.0)
+    }
 
     /// A control payload size: spread over 40–120 bytes, never the ack or video size.
     fn control_size(&mut self) -> usize {

@@ -5,6 +5,29 @@
 //! link header excluded, loopback excluded) over `duration_s`; sizes in UDP payload bytes;
 //! times in seconds from the first packet. Values that do not exist in a capture (player
 //! metrics without a player, first video without video) are `null`, never missing.
+//!
+//! # Example (abridged; `peerscope simulate -o any.pcap --link sll2`)
+//!
+//! ```text
+//! { "schema": "peerscope/truth-v1", "seed": 1, "link": "sll2", "format": "pcap",
+//!   "capture_start": "2026-01-01T12:43:44.540691Z", "local_ip": "192.0.2.10",
+//!   "duration_s": 59.98, "packets": 7152, "loopback_packets": 792, "tune_in_s": 0.0,
+//!   "video_size": 1320, "ack_size": 28, "video_ip_size": 1348, "control_max_size": 120,
+//!   "size_peaks": [{"size": 28, "ip_bytes": 56, "packets": 2798, "share_packets": 0.44}, ...],
+//!   "udp_packets": 6345, "peers_contacted": 30,
+//!   "suppliers": [{"ip": "203.0.113.235", "share": 0.47, "ttl_hops": 14, "ports": [45864]}, ...],
+//!   "top1_share": 0.47, "top2_share": 0.785, "consumers": ["198.51.100.5", ...],
+//!   "tracker": {"ip": "198.51.100.7", "name": "broker.sopcast.com", "port": 3912, "ttl_hops": 7},
+//!   "roles": {"198.51.100.7": "tracker", "203.0.113.235": "supplier", ...},
+//!   "peers": [{"ip": ..., "ports": [...], "role": ..., "ttl_initial": 128, "ttl_hops": 19,
+//!              "video_in_bytes": 0, "video_out_bytes": 299640, ..., "share_in": 0.0,
+//!              "first_seen_s": 0.61, "last_seen_s": 59.9}, ...],
+//!   "download_kbps": 409.8, "upload_kbps": 125.3, "video_download_kbps": 400.0, ...,
+//!   "overhead": 0.046, "video_payload_bytes_in": 2937000, ..., "first_video_s": 2.15,
+//!   "stream_rate_kbps": 360.0, "player_port": 8902, "player_bytes": 2334397,
+//!   "playback_start_s": 10.0, "startup_delay_s": 10.0, "buffer_median_bytes": 598987.5,
+//!   "continuity": 1.0, "stall_fraction": 0.0, "stalls": [] }
+//! ```
 
 use std::collections::BTreeMap;
 
