@@ -17,8 +17,8 @@ dir=${BENCH_DIR:-/tmp/peerscope-bench}
 mkdir -p "$dir"
 cap="$dir/bench-$packets.pcap"
 if [ ! -s "$cap" ]; then
-  # ~2,170 packets per simulated second at 20 Mb/s with the default mix.
-  secs=$(( packets / 2170 + 1 ))
+  # ~4,900 packets per simulated second at 20 Mb/s with the default mix.
+  secs=$(( packets / 4900 + 1 ))
   "$bin" simulate -o "$cap" --seed 42 --stream-rate 20Mbps --duration "${secs}s" >/dev/null
 fi
 size=$(stat -c %s "$cap")

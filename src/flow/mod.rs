@@ -34,6 +34,12 @@ use timeline::{LoopbackFlows, Timeline};
 /// SSDP (SPEC §2 "Peers contacted").
 pub const INFRA_PORTS: [u16; 6] = [53, 67, 68, 123, 5353, 1900];
 
+/// True for a port in [`INFRA_PORTS`] (a match compiles to a few compares).
+#[inline]
+pub fn is_infra_port(port: u16) -> bool {
+    matches!(port, 53 | 67 | 68 | 123 | 5353 | 1900)
+}
+
 /// Port of DNS (RFC 1035).
 const DNS_PORT: u16 = 53;
 /// Most names kept from DNS answers.
@@ -162,6 +168,15 @@ impl PairStats {
         let last = live.map(|d| d.last_ns).max().unwrap_or(0);
         (first, last)
     }
+}
+
+/// Adds a port to a side's short list; the common case (the port seen last) costs one compare.
+#[inline]
+fn remember_port(ports: &mut Vec<u16>, port: u16) {
+    if ports.last() == Some(&port) || ports.len() >= MAX_PORTS || ports.contains(&port) {
+        return;
+    }
+    ports.push(port);
 }
 
 /// Traffic of pairs that did not fit in the table.
@@ -336,7 +351,7 @@ impl Table {
             }
         }
         let is_udp = p.is_udp();
-        let infra = is_udp && (INFRA_PORTS.contains(&p.sport) || INFRA_PORTS.contains(&p.dport));
+        let infra = is_udp && (is_infra_port(p.sport) || is_infra_port(p.dport));
         if is_udp && p.sport == DNS_PORT && self.names.len() < MAX_NAMES {
             let names = &mut self.names;
             dns::answers(p.payload, |ip, name| {
@@ -411,14 +426,8 @@ impl Table {
         let pair = &mut self.pairs[idx];
         let (d, src_side) = if forward { (0, 0) } else { (1, 1) };
         if p.sport != 0 || p.dport != 0 {
-            let sp = &mut pair.ports[src_side];
-            if sp.len() < MAX_PORTS && !sp.contains(&p.sport) {
-                sp.push(p.sport);
-            }
-            let dp = &mut pair.ports[1 - src_side];
-            if dp.len() < MAX_PORTS && !dp.contains(&p.dport) {
-                dp.push(p.dport);
-            }
+            remember_port(&mut pair.ports[src_side], p.sport);
+            remember_port(&mut pair.ports[1 - src_side], p.dport);
         }
         let dir = &mut pair.dir[d];
         dir.touch(p.ts_ns);

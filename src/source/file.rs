@@ -242,7 +242,7 @@ impl CaptureFile {
     pub fn next_packet<F: FnOnce(RawPacket<'_>)>(&mut self, f: F) -> bool {
         let mut f = Some(f);
         while !self.done {
-            let (offset, emitted) = match self.reader.next() {
+            let step = match self.reader.next() {
                 Ok((offset, block)) => {
                     let emitted = handle_block(
                         block,
@@ -258,13 +258,21 @@ impl CaptureFile {
                         },
                         &mut f,
                     );
-                    (offset, emitted)
+                    Ok((offset, emitted))
                 }
-                Err(PcapError::Eof) => {
+                Err(PcapError::Eof) => Err(Stop::Eof),
+                Err(PcapError::Incomplete(_)) => Err(Stop::Incomplete),
+                Err(PcapError::UnexpectedEof) => Err(Stop::UnexpectedEof),
+                Err(PcapError::BufferTooSmall) => Err(Stop::TooLarge),
+                Err(e) => Err(Stop::Corrupt(e.to_string())),
+            };
+            let (offset, emitted) = match step {
+                Ok(x) => x,
+                Err(Stop::Eof) => {
                     self.done = true;
                     break;
                 }
-                Err(PcapError::Incomplete(_)) => {
+                Err(Stop::Incomplete) => {
                     if let Err(e) = self.reader.refill() {
                         let text = format!("read error: {e}");
                         self.stats.truncated = true;
@@ -273,7 +281,13 @@ impl CaptureFile {
                     }
                     continue;
                 }
-                Err(PcapError::UnexpectedEof) => {
+                // Records are consumed without shifting the buffer (see below), so the reader
+                // may report an unexpected end with nothing left: that is a clean end.
+                Err(Stop::UnexpectedEof) if self.reader.data().is_empty() => {
+                    self.done = true;
+                    break;
+                }
+                Err(Stop::UnexpectedEof) => {
                     self.stats.truncated = true;
                     self.warn(format!(
                         "file ends in the middle of a record after {} packets (truncated capture)",
@@ -282,7 +296,7 @@ impl CaptureFile {
                     self.done = true;
                     break;
                 }
-                Err(PcapError::BufferTooSmall) => {
+                Err(Stop::TooLarge) => {
                     self.stats.truncated = true;
                     self.warn(format!(
                         "record after packet {} claims a length over {} bytes; corrupt from here, stopped reading",
@@ -291,7 +305,7 @@ impl CaptureFile {
                     self.done = true;
                     break;
                 }
-                Err(e) => {
+                Err(Stop::Corrupt(e)) => {
                     let text = format!(
                         "corrupt record after packet {} ({e}); stopped reading",
                         self.stats.packets
@@ -302,7 +316,9 @@ impl CaptureFile {
                     break;
                 }
             };
-            self.reader.consume(offset);
+            // `consume` would move the rest of the buffer to its start whenever half of it is
+            // read — a copy of the whole file; the refill shifts only the last partial record.
+            self.reader.consume_noshift(offset);
             if emitted {
                 return true;
             }
@@ -310,6 +326,15 @@ impl CaptureFile {
         self.stats.bytes = self.read_bytes.load(Ordering::Relaxed);
         false
     }
+}
+
+/// Why the reader stopped yielding blocks, detached from the reader's borrowed error.
+enum Stop {
+    Eof,
+    Incomplete,
+    UnexpectedEof,
+    TooLarge,
+    Corrupt(String),
 }
 
 /// The parts of a `CaptureFile` that block handling updates (the reader itself stays borrowed
