@@ -12,6 +12,7 @@ use super::InputError;
 use crate::analysis::{self, AnalysisConfig, AnalysisError};
 use crate::flow::TableConfig;
 use crate::metrics::playback::PlaybackOptions;
+use crate::report::anonymize::Anonymizer;
 use crate::report::{self, Report};
 
 /// Options shared by every subcommand that analyses packets (`analyze`, `capture`).
@@ -43,6 +44,45 @@ pub struct AnalysisArgs {
     /// Capture filter in tcpdump (BPF) syntax, applied to every frame
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Replace every address in the report (and figures) with a keyed prefix-preserving
+    /// pseudonym (Crypto-PAn); a random key unless --anonymize-key is given
+    #[arg(long)]
+    pub anonymize: bool,
+    /// Key for --anonymize: a file of 32 bytes or 64 hex digits (implies --anonymize); the
+    /// same key gives the same pseudonyms across runs
+    #[arg(long, value_name = "FILE")]
+    pub anonymize_key: Option<PathBuf>,
+}
+
+impl AnalysisArgs {
+    /// The anonymiser asked for, if any.
+    pub fn anonymizer(&self) -> anyhow::Result<Option<Anonymizer>> {
+        let key = match (&self.anonymize_key, self.anonymize) {
+            (Some(path), _) => {
+                let bytes = fs::read(path)
+                    .with_context(|| format!("cannot read key file {}", path.display()))?;
+                Anonymizer::key_from_bytes(&bytes)
+                    .map_err(|e| InputError(format!("{}: {e}", path.display())))?
+            }
+            (None, true) => Anonymizer::random_key().context("no random key available")?,
+            (None, false) => return Ok(None),
+        };
+        Ok(Some(Anonymizer::new(&key)))
+    }
+}
+
+/// Refuses to mix a run's files with an earlier run's: a directory that exists and holds
+/// anything needs `--force`.
+pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
+    if let Ok(mut entries) = fs::read_dir(out) {
+        if entries.next().is_some() && !force {
+            anyhow::bail!(
+                "{} exists and is not empty: use --force to overwrite its reports, or -o to choose another directory",
+                out.display()
+            );
+        }
+    }
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))
 }
 
 fn parse_window(text: &str) -> Result<f64, String> {
@@ -120,6 +160,9 @@ pub struct AnalyzeArgs {
     /// Print the report as JSON on stdout instead of the summary
     #[arg(long)]
     pub json: bool,
+    /// Write into an output directory that already holds files (overwriting the reports)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }
@@ -187,7 +230,10 @@ pub fn analyze(files: &[String], args: &AnalysisArgs, progress: bool) -> anyhow:
 
 /// `peerscope analyze`.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let report = analyze(&args.files, &args.analysis, true)?;
+    let mut report = analyze(&args.files, &args.analysis, true)?;
+    if let Some(mut anon) = args.analysis.anonymizer()? {
+        report = anon.report(&report).context("anonymising the report")?;
+    }
     let names = args.files.join(", ");
     for w in &report.capture.warnings {
         eprintln!("peerscope: warning: {w}");
@@ -199,7 +245,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&args.files[0]));
-    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    prepare_out_dir(&out, args.force)?;
     let mut json = Vec::new();
     report::json::write(&report, &mut json)?;
     write_atomic(&out.join("report.json"), &json)?;

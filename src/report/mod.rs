@@ -2,6 +2,7 @@
 //! renderers that turn it into JSON and a human summary. Renderers are pure functions from the
 //! model to a writer; the model holds no computation.
 
+pub mod anonymize;
 pub mod json;
 pub mod text;
 
