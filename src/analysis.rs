@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
-use crate::decode::{self, link::linktype, Decoded};
+use crate::decode::{self, link::linktype, Decoded, Malformed, Packet};
 use crate::flow::{Finished, Table, TableConfig};
 use crate::metrics::playback::{self, PlaybackOptions};
 use crate::metrics::{peers, round, sizes, traffic};
@@ -27,6 +27,9 @@ pub struct AnalysisConfig {
     pub filter: Option<String>,
     /// Show a progress bar on stderr when it is a terminal.
     pub progress: bool,
+    /// Read and decode on one thread while the flow table is fed on another (files only).
+    /// Off gives the same report, single-threaded.
+    pub sequential: bool,
 }
 
 /// Errors that leave nothing to report.
@@ -89,6 +92,115 @@ impl Analyzer {
     }
 }
 
+/// A decoded frame as it crosses from the reading thread to the flow-table thread: packets
+/// travel without their payload (the only payload the table reads, DNS answers, is parsed on
+/// the reading side and sent as names).
+enum Item {
+    Packet(Packet<'static>),
+    Malformed(Malformed, i64),
+    NotIp(i64),
+    Filtered,
+    Name(IpAddr, String),
+}
+
+/// Frames per batch sent between the threads.
+const BATCH: usize = 4096;
+/// Batches in flight: bounds memory to a few MB.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+fn decode_item(raw: &RawPacket<'_>, filter: &mut Option<Filter>, out: &mut Vec<Item>) {
+    if let Some(f) = filter.as_mut() {
+        if !f.matches(raw) {
+            out.push(Item::Filtered);
+            return;
+        }
+    }
+    match decode::decode(raw) {
+        Decoded::Packet(p) => {
+            if p.is_udp() && p.sport == 53 {
+                decode::dns::answers(p.payload, |ip, name| {
+                    out.push(Item::Name(ip, name.to_string()));
+                });
+            }
+            out.push(Item::Packet(Packet { payload: &[], ..p }));
+        }
+        Decoded::NotIp(_) => out.push(Item::NotIp(raw.ts_ns)),
+        Decoded::Malformed(m) => out.push(Item::Malformed(m, raw.ts_ns)),
+    }
+}
+
+fn apply_item(table: &mut Table, item: &Item) {
+    match item {
+        Item::Packet(p) => table.ingest(p),
+        Item::Malformed(m, ts) => {
+            table.saw_frame(*ts);
+            table.malformed(*m);
+        }
+        Item::NotIp(ts) => {
+            table.saw_frame(*ts);
+            table.not_ip();
+        }
+        Item::Filtered => table.filtered_out(),
+        Item::Name(ip, name) => table.learn_name(*ip, name),
+    }
+}
+
+/// The two-thread pass: this thread reads and decodes, a second one feeds the flow table.
+fn parallel_pass(
+    merged: &mut Merged,
+    cfg: &AnalysisConfig,
+    bar: Option<&(indicatif::ProgressBar, Counters)>,
+) -> Result<(Finished, Vec<String>), AnalysisError> {
+    let mut filter = match &cfg.filter {
+        Some(expr) => Some(Filter::new(expr).map_err(AnalysisError::Filter)?),
+        None => None,
+    };
+    let mut table = Table::new(cfg.table.clone());
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Item>>();
+    std::thread::scope(|scope| {
+        let feeder = scope.spawn(move || {
+            for mut batch in full_rx {
+                for item in &batch {
+                    apply_item(&mut table, item);
+                }
+                batch.clear();
+                // The reader may have finished; a lost spare buffer is harmless.
+                let _ = empty_tx.send(batch);
+            }
+            table
+        });
+        let mut batch: Vec<Item> = Vec::with_capacity(BATCH + 64);
+        let mut n: u64 = 0;
+        merged.for_each(|raw| {
+            decode_item(&raw, &mut filter, &mut batch);
+            if batch.len() >= BATCH {
+                let spare = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH + 64));
+                let full = std::mem::replace(&mut batch, spare);
+                // The feeder only stops when this side hangs up.
+                let _ = full_tx.send(full);
+            }
+            n += 1;
+            if let Some((bar, counters)) = bar {
+                if n % 65_536 == 0 {
+                    bar.set_position(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum());
+                }
+            }
+        });
+        if !batch.is_empty() {
+            let _ = full_tx.send(batch);
+        }
+        drop(full_tx);
+        let table = feeder
+            .join()
+            .map_err(|_| AnalysisError::NoInput("the flow-table thread failed".into()))?;
+        let warnings = filter.map(|f| f.warnings).unwrap_or_default();
+        Ok((table.finish(), warnings))
+    })
+}
+
 /// Opens every file; files that cannot be read are reported, and only if none can is it an
 /// error.
 pub fn open_files(paths: &[String]) -> Result<(Vec<CaptureFile>, Vec<String>), AnalysisError> {
@@ -112,8 +224,18 @@ fn one_pass(
 ) -> Result<(Finished, SourceStats, Vec<String>), AnalysisError> {
     let (files, mut problems) = open_files(paths)?;
     let mut merged = Merged::new(files);
-    let mut analyzer = Analyzer::new(cfg)?;
     let bar = progress_bar(&merged, cfg.progress);
+    let parallel =
+        !cfg.sequential && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if parallel {
+        let (fin, filter_warnings) = parallel_pass(&mut merged, cfg, bar.as_ref())?;
+        if let Some((bar, _)) = &bar {
+            bar.finish_and_clear();
+        }
+        problems.extend(filter_warnings);
+        return Ok((fin, merged.stats(), problems));
+    }
+    let mut analyzer = Analyzer::new(cfg)?;
     match &bar {
         Some((bar, counters)) => {
             let mut n: u64 = 0;

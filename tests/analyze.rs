@@ -277,3 +277,29 @@ fn local_and_video_min_overrides() {
     assert_eq!(r.sizes.threshold, Some(100));
     assert!(r.sizes.threshold_how.contains("given"));
 }
+
+#[test]
+fn two_threads_and_one_give_the_same_report() {
+    let dir = tmp("threads");
+    let cap = dir.join("s.pcap");
+    let sim = bin()
+        .args([
+            "simulate",
+            "--link",
+            "sll2",
+            "--seed",
+            "21",
+            "--duration",
+            "30s",
+            "-o",
+        ])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(sim.status.success());
+    for file in [shared("ndpi__pps.pcap"), cap.to_string_lossy().into_owned()] {
+        let (_, par) = analyze("threads-par", &[&file]);
+        let (_, seq) = analyze("threads-seq", &[&file, "--single-thread"]);
+        assert_eq!(par.unwrap(), seq.unwrap(), "{file}");
+    }
+}

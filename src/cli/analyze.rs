@@ -52,6 +52,9 @@ pub struct AnalysisArgs {
     /// same key gives the same pseudonyms across runs
     #[arg(long, value_name = "FILE")]
     pub anonymize_key: Option<PathBuf>,
+    /// Read, decode and count on one thread (the report is the same; for comparisons)
+    #[arg(long)]
+    pub single_thread: bool,
 }
 
 impl AnalysisArgs {
@@ -140,6 +143,7 @@ impl AnalysisArgs {
             },
             filter: self.filter.clone(),
             progress,
+            sequential: self.single_thread,
         };
         Ok((cfg, tune_in))
     }

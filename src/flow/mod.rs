@@ -304,6 +304,13 @@ impl Table {
         *self.counts.malformed.entry(why).or_insert(0) += 1;
     }
 
+    /// Remembers a name from a DNS answer parsed elsewhere (the reading thread).
+    pub fn learn_name(&mut self, ip: IpAddr, name: &str) {
+        if self.names.len() < MAX_NAMES {
+            self.names.entry(ip).or_insert_with(|| name.to_string());
+        }
+    }
+
     /// Counts a frame that carries no IP.
     pub fn not_ip(&mut self) {
         self.counts.not_ip += 1;
@@ -352,7 +359,7 @@ impl Table {
         }
         let is_udp = p.is_udp();
         let infra = is_udp && (is_infra_port(p.sport) || is_infra_port(p.dport));
-        if is_udp && p.sport == DNS_PORT && self.names.len() < MAX_NAMES {
+        if is_udp && p.sport == DNS_PORT && !p.payload.is_empty() && self.names.len() < MAX_NAMES {
             let names = &mut self.names;
             dns::answers(p.payload, |ip, name| {
                 names.entry(ip).or_insert_with(|| name.to_string());
