@@ -2,7 +2,9 @@
 //! renderers that turn it into JSON and a human summary. Renderers are pure functions from the
 //! model to a writer; the model holds no computation.
 
+pub mod html;
 pub mod json;
+pub mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;
