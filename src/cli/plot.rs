@@ -1,6 +1,7 @@
 //! `peerscope plot`: re-renders the figures and the HTML page of a `report.json` alone, and
 //! [`write_all`], which `analyze` also calls to write them beside the report.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -68,8 +69,12 @@ pub fn run(args: PlotArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    for path in write_all(&report, &out)? {
-        println!("{}", path.display());
+    let written = write_all(&report, &out)?;
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    for path in written {
+        writeln!(lock, "{}", path.display())?;
     }
+    lock.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{
-    draw_err, draw_message, finite, fmt_seconds, header, wrap, Placer, Swatch, FONT, LABEL_SIZE,
-    MARGIN, NOTE_SIZE, PLAYBACK, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
+    draw_err, draw_message, finite, fmt_seconds, header, tick, wrap, Placer, Swatch, FONT,
+    LABEL_SIZE, MARGIN, NOTE_SIZE, PLAYBACK, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
 };
 use super::SvgError;
 use crate::report::Report;
@@ -32,12 +32,13 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> Result<(), SvgError> {
 /// Runs of consecutive windows with a buffer level: (window end, seconds), a new run after
 /// every window without one.
 fn runs(report: &Report) -> Vec<Vec<(f64, f64)>> {
+    let x_end = super::time_end(report);
     let window = finite(report.series.window_s).unwrap_or(0.0).max(0.0);
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut run = Vec::new();
     for r in &report.series.rows {
         match (finite(r.t_s), r.buffer_s.and_then(finite)) {
-            (Some(t), Some(b)) => run.push((t + window, b.clamp(-1e9, 1e9))),
+            (Some(t), Some(b)) => run.push(((t + window).clamp(0.0, x_end), b.clamp(-1e9, 1e9))),
             _ => {
                 if !run.is_empty() {
                     out.push(std::mem::take(&mut run));
@@ -102,15 +103,14 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(0.0..x_end, y_bottom..y_top)
         .map_err(draw_err)?;
-    let num = |v: &f64| format!("{v}");
     chart
         .configure_mesh()
         .bold_line_style(BLACK.mix(0.08))
         .light_line_style(TRANSPARENT)
         .x_desc("time since the first packet (s)")
         .y_desc("buffer (s of stream)")
-        .x_label_formatter(&num)
-        .y_label_formatter(&num)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .label_style((FONT, NOTE_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()

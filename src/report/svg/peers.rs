@@ -11,8 +11,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{
-    byte_unit, clean, draw_err, draw_message, header, text_style, text_width, Swatch, CUMULATIVE,
-    DOWN, FONT, LABEL_SIZE, MARGIN, NOTE_SIZE, UP, Y_LABEL_AREA,
+    byte_unit, clean, draw_err, draw_message, header, text_style, text_width, tick, Swatch,
+    CUMULATIVE, DOWN, FONT, LABEL_SIZE, MARGIN, NOTE_SIZE, UP, Y_LABEL_AREA,
 };
 use super::SvgError;
 use crate::metrics::peers::Peer;
@@ -56,7 +56,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .fold(0u64, |acc, p| acc.saturating_add(p.video_in_bytes)) as f64;
     let contacted = report.peers.contacted;
     let title = if ranked.is_empty() {
-        format!("Video per peer: none of the {contacted} peers contacted exchanged video")
+        format!("Video per peer: no peer exchanged video ({contacted} contacted)")
     } else if ranked.len() > shown.len() {
         format!(
             "Peers ranked by video received: top {} of {} peers that exchanged video",
@@ -115,7 +115,6 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .build_cartesian_2d(0.0..n, 0.0..y_top)
         .map_err(draw_err)?
         .set_secondary_coord(0.0..n, 0.0..105.0);
-    let y_fmt = |v: &f64| format!("{v}");
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -124,7 +123,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .light_line_style(TRANSPARENT)
         .x_desc("peer (ranked by video received)")
         .y_desc(format!("video payload ({unit})"))
-        .y_label_formatter(&y_fmt)
+        .y_label_formatter(&tick)
         .label_style((FONT, NOTE_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()

@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{
-    draw_err, draw_message, finite, header, Placer, Swatch, DOWN, FONT, LABEL_SIZE, MARGIN,
+    draw_err, draw_message, finite, header, tick, Placer, Swatch, DOWN, FONT, LABEL_SIZE, MARGIN,
     NOTE_SIZE, REFERENCE, UP, X_LABEL_AREA, Y_LABEL_AREA,
 };
 use super::SvgError;
@@ -40,7 +40,7 @@ fn points(report: &Report) -> Vec<Point> {
         .rows
         .iter()
         .filter_map(|r| {
-            let t = finite(r.t_s)?;
+            let t = finite(r.t_s)?.clamp(-1e12, 1e12);
             let (down, up) = (clean(r.down_kbps), clean(r.up_kbps));
             let (vd, vu) = (clean(r.video_down_kbps), clean(r.video_up_kbps));
             Some((t + half, vd, (down - vd).max(0.0), vu, (up - vu).max(0.0)))
@@ -49,7 +49,12 @@ fn points(report: &Report) -> Vec<Point> {
 }
 
 fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<(), SvgError> {
-    let pts = points(report);
+    let x_end = super::time_end(report);
+    // Every coordinate inside the axes: plotters' pixel arithmetic overflows far outside them.
+    let pts: Vec<Point> = points(report)
+        .into_iter()
+        .map(|p| (p.0.clamp(0.0, x_end), p.1, p.2, p.3, p.4))
+        .collect();
     let stream = report
         .stream
         .rate_kbps
@@ -62,7 +67,6 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     let (div, unit) = super::rate_unit(max);
     // Headroom above the highest rate for the event labels.
     let y_top = (max / div * 1.2).max(1.0);
-    let x_end = super::time_end(report);
     let window = finite(report.series.window_s).unwrap_or(0.0);
     let title = if pts.is_empty() {
         "Download and upload rates: no series windows in this report".to_string()
@@ -106,15 +110,14 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(0.0..x_end, 0.0..y_top)
         .map_err(draw_err)?;
-    let num = |v: &f64| format!("{v}");
     chart
         .configure_mesh()
         .bold_line_style(BLACK.mix(0.08))
         .light_line_style(TRANSPARENT)
         .x_desc("time since the first packet (s)")
         .y_desc(format!("rate ({unit}, IP bytes)"))
-        .x_label_formatter(&num)
-        .y_label_formatter(&num)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .label_style((FONT, NOTE_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()

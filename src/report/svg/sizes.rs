@@ -14,8 +14,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{
-    clean, draw_err, draw_message, header, text_style, text_width, wrap, Placer, Swatch, ALERT,
-    CONTROL, DOWN, FONT, LABEL_SIZE, MARGIN, NOTE_SIZE, X_LABEL_AREA, Y_LABEL_AREA,
+    clean, draw_err, draw_message, header, text_style, text_width, tick, wrap, Placer, Swatch,
+    ALERT, CONTROL, DOWN, FONT, LABEL_SIZE, MARGIN, NOTE_SIZE, X_LABEL_AREA, Y_LABEL_AREA,
 };
 use super::SvgError;
 use crate::report::Report;
@@ -106,16 +106,19 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
             "UDP payload sizes of the local host's peer traffic ({total} packets, {width}-byte bins)"
         )
     };
-    let mut legend = vec![
-        (
-            Swatch::Fill(CONTROL.filled()),
-            "control (below the threshold)".to_string(),
-        ),
-        (
-            Swatch::Fill(DOWN.filled()),
-            "video (at or above the threshold)".to_string(),
-        ),
-    ];
+    let mut legend = Vec::new();
+    if total > 0 {
+        legend.extend([
+            (
+                Swatch::Fill(CONTROL.filled()),
+                "control (below the threshold)".to_string(),
+            ),
+            (
+                Swatch::Fill(DOWN.filled()),
+                "video (at or above the threshold)".to_string(),
+            ),
+        ]);
+    }
     if let Some(t) = sizes.threshold {
         legend.push((
             Swatch::Dashed(ALERT.stroke_width(2)),
@@ -131,7 +134,6 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .build_cartesian_2d(0.0..f64::from(n_bins), (FLOOR..top).log_scale())
         .map_err(draw_err)?;
     let x_fmt = |v: &f64| format!("{:.0}", v * f64::from(width));
-    let y_fmt = |v: &f64| format!("{v:.0}");
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -140,7 +142,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .x_desc("UDP payload (bytes)")
         .y_desc("packets (log scale)")
         .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
+        .y_label_formatter(&tick)
         .label_style((FONT, NOTE_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
@@ -210,12 +212,13 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     let mut peaks: Vec<_> = sizes.peaks.iter().collect();
     peaks.sort_by_key(|p| p.size);
     for peak in peaks {
-        let bin = peak.size / width;
+        let bin = (peak.size / width).min(n_bins - 1);
         let count = bins
             .get(&bin)
             .map(|(c, v)| (*c).max(*v))
-            .unwrap_or(peak.packets);
-        let (bx, by) = chart.backend_coord(&(f64::from(bin) + 0.5, count.max(1) as f64));
+            .unwrap_or(peak.packets)
+            .clamp(1, max_count);
+        let (bx, by) = chart.backend_coord(&(f64::from(bin) + 0.5, count as f64));
         let text = format!(
             "{} B {} ({:.1} %)",
             peak.size,

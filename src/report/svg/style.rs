@@ -116,11 +116,25 @@ pub fn byte_unit(max_bytes: f64) -> (f64, &'static str) {
     }
 }
 
+/// An axis number without float noise: at most six decimals, trailing zeros dropped
+/// (`0.30000000000000004` → `0.3`, `6000.0` → `6000`).
+pub fn tick(v: &f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let text = format!("{v:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    match text {
+        "-0" | "" => "0".into(),
+        t => t.into(),
+    }
+}
+
 /// Seconds as a short label: `0.4 s`, `37 s`, `3.2 min`.
 pub fn fmt_seconds(s: f64) -> String {
     if !s.is_finite() {
         "n/a".into()
-    } else if s.abs() < 10.0 {
+    } else if s.abs() < 100.0 {
         format!("{s:.1} s")
     } else if s.abs() < 120.0 {
         format!("{s:.0} s")
@@ -301,7 +315,11 @@ mod tests {
     #[test]
     fn units() {
         assert_eq!(byte_unit(2.5e6), (1e6, "MB"));
-        assert_eq!(fmt_seconds(37.4), "37 s");
+        assert_eq!(fmt_seconds(37.4), "37.4 s");
+        assert_eq!(fmt_seconds(110.2), "110 s");
+        assert_eq!(tick(&0.30000000000000004), "0.3");
+        assert_eq!(tick(&6000.0), "6000");
+        assert_eq!(tick(&-0.0), "0");
         assert_eq!(fmt_seconds(150.0), "2.5 min");
         assert_eq!(axis_top(f64::NAN, 1.0), 1.0);
     }

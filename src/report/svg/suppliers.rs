@@ -9,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{
-    draw_err, draw_message, finite, header, Placer, Swatch, CUMULATIVE, DOWN, FIRST_VIDEO, FONT,
-    LABEL_SIZE, MARGIN, NOTE_SIZE, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
+    draw_err, draw_message, finite, header, tick, Placer, Swatch, CUMULATIVE, DOWN, FIRST_VIDEO,
+    FONT, LABEL_SIZE, MARGIN, NOTE_SIZE, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
 };
 use super::SvgError;
 use crate::report::Report;
@@ -113,16 +113,14 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(0.0..x_end, 0.0..y_top)
         .map_err(draw_err)?;
-    let num = |v: &f64| format!("{v}");
-    let int = |v: &f64| format!("{v:.0}");
     chart
         .configure_mesh()
         .bold_line_style(BLACK.mix(0.08))
         .light_line_style(TRANSPARENT)
         .x_desc("time since the first packet (s)")
         .y_desc("peers")
-        .x_label_formatter(&num)
-        .y_label_formatter(&int)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .label_style((FONT, NOTE_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
