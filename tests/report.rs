@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -545,7 +546,12 @@ fn index_html_loads_every_figure_in_headless_chromium() {
             !in_ci(),
             "chromium is not installed, and CI is set: the page test must run in CI"
         );
-        eprintln!("skipping index_html_loads_every_figure_in_headless_chromium: chromium is not installed (apt-get install chromium)");
+        // Straight to stderr: libtest would swallow an `eprintln!` of a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping index_html_loads_every_figure_in_headless_chromium: chromium is not \
+             installed (apt-get install chromium; CI=true makes this a failure)"
+        );
         return;
     };
     let dir = temp_dir("chromium");
