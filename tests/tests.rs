@@ -5,6 +5,7 @@
 mod analyze;
 mod anonymize;
 mod plan;
+mod report;
 mod sim;
 mod truth;
 mod util;

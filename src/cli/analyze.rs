@@ -253,6 +253,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut json = Vec::new();
     report::json::write(&report, &mut json)?;
     write_atomic(&out.join("report.json"), &json)?;
+    super::plot::write_all(&report, &out)?;
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     if args.json {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod analyze;
 pub mod plan;
+pub mod plot;
 pub mod simulate;
 pub mod units;
 
@@ -34,6 +35,8 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// The study's capacity model: server capacity, buffer and chunk efficiency
     Plan(plan::PlanArgs),
+    /// Re-render the figures and index.html of a report.json
+    Plot(plot::PlotArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,9 @@
 //! model to a writer; the model holds no computation.
 
 pub mod anonymize;
+pub mod html;
 pub mod json;
+pub mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,158 @@
+//! `buffer.svg`: the client's buffer in seconds of stream at the end of each series window
+//! (`series.rows[].buffer_s`), with its median (`buffer.seconds`), the study's "about one
+//! minute" as a reference, playback events and stalls. Without buffer levels the figure says
+//! why, quoting `buffer.how`.
+
+use std::io::Write;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::style::{
+    draw_err, draw_message, finite, fmt_seconds, header, tick, wrap, Placer, Swatch, FONT,
+    LABEL_SIZE, MARGIN, NOTE_SIZE, PLAYBACK, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
+};
+use super::SvgError;
+use crate::report::Report;
+
+/// The study's client buffer: about one minute of video (SopCast, 2007).
+const STUDY_BUFFER_S: f64 = 60.0;
+
+/// The figure as SVG text.
+pub fn svg(report: &Report) -> Result<String, SvgError> {
+    super::canvas(|root| draw(root, report))
+}
+
+/// Writes the figure to `out`.
+pub fn write<W: Write>(report: &Report, mut out: W) -> Result<(), SvgError> {
+    out.write_all(svg(report)?.as_bytes())?;
+    Ok(())
+}
+
+/// Runs of consecutive windows with a buffer level: (window end, seconds), a new run after
+/// every window without one.
+fn runs(report: &Report) -> Vec<Vec<(f64, f64)>> {
+    let x_end = super::time_end(report);
+    let window = finite(report.series.window_s).unwrap_or(0.0).max(0.0);
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut run = Vec::new();
+    for r in &report.series.rows {
+        match (finite(r.t_s), r.buffer_s.and_then(finite)) {
+            (Some(t), Some(b)) => run.push(((t + window).clamp(0.0, x_end), b.clamp(-1e9, 1e9))),
+            _ => {
+                if !run.is_empty() {
+                    out.push(std::mem::take(&mut run));
+                }
+            }
+        }
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<(), SvgError> {
+    let runs = runs(report);
+    let median = report
+        .buffer
+        .seconds
+        .and_then(finite)
+        .map(|m| m.clamp(-1e9, 1e9));
+    let max = runs
+        .iter()
+        .flatten()
+        .map(|p| p.1)
+        .fold(median.unwrap_or(0.0).max(STUDY_BUFFER_S), f64::max);
+    let min = runs
+        .iter()
+        .flatten()
+        .map(|p| p.1)
+        .fold(median.unwrap_or(0.0).min(0.0), f64::min);
+    let y_top = max * 1.2;
+    let y_bottom = if min < 0.0 { min * 1.1 } else { 0.0 };
+    let x_end = super::time_end(report);
+    let title = if runs.is_empty() {
+        "Client buffer: no buffer levels in this report".to_string()
+    } else {
+        "Client buffer level over time, in seconds of stream".to_string()
+    };
+    let mut legend = Vec::new();
+    if !runs.is_empty() {
+        legend.push((
+            Swatch::Line(PLAYBACK.stroke_width(2)),
+            "buffer at the end of each window".to_string(),
+        ));
+        if let Some(m) = median {
+            legend.push((
+                Swatch::Dashed(PLAYBACK.mix(0.6).stroke_width(1)),
+                format!("median over playback: {}", fmt_seconds(m)),
+            ));
+        }
+    }
+    legend.push((
+        Swatch::Dashed(REFERENCE.stroke_width(1)),
+        "the study: about 1 min of video (SopCast 2007)".to_string(),
+    ));
+    legend.extend(super::stall_legend(report));
+    let area = header(root, &title, &legend)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(MARGIN)
+        .margin_top(8)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(0.0..x_end, y_bottom..y_top)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
+        .x_desc("time since the first packet (s)")
+        .y_desc("buffer (s of stream)")
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style((FONT, NOTE_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(draw_err)?;
+    let (px, py) = chart.plotting_area().get_pixel_range();
+    super::draw_events(
+        root,
+        &mut chart,
+        report,
+        (y_bottom, y_top),
+        &mut Placer::default(),
+    )?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, STUDY_BUFFER_S), (x_end, STUDY_BUFFER_S)],
+            8,
+            5,
+            REFERENCE.stroke_width(1),
+        ))
+        .map_err(draw_err)?;
+    if runs.is_empty() {
+        let mut lines = vec!["No buffer level in the series windows.".to_string()];
+        lines.extend(wrap(&report.buffer.how, 80));
+        if let Some(m) = median {
+            lines.push(format!("Median over playback: {}.", fmt_seconds(m)));
+        }
+        return draw_message(root, &lines, (px.start, py.start), (px.end, py.end));
+    }
+    if let Some(m) = median {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, m), (x_end, m)],
+                8,
+                5,
+                PLAYBACK.mix(0.6).stroke_width(1),
+            ))
+            .map_err(draw_err)?;
+    }
+    for run in runs {
+        chart
+            .draw_series(LineSeries::new(run, PLAYBACK.stroke_width(2)))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
