@@ -224,7 +224,7 @@ pub struct Playout {
 /// the player demands `rate` bytes/s from a queue fed by `feed[i]` bytes during bin `i`; while
 /// the queue holds data it plays at the rate, when empty it plays what arrives; demand not met
 /// is missed. Stalls are the stretches of missed demand (merged across gaps < 0.2 s, listed
-/// when ≥ 0.1 s); their duration is the playback time missed.
+/// when ≥ 0.1 s), from the first missed moment to the last.
 pub fn playout(feed: &[u64], bin_s: f64, start_s: f64, end_s: f64, rate: f64) -> Playout {
     let mut queue = 0.0f64;
     let mut demanded = 0.0;
@@ -287,11 +287,13 @@ pub fn playout(feed: &[u64], bin_s: f64, start_s: f64, end_s: f64, rate: f64) ->
     }
 }
 
-fn push_stall(stalls: &mut Vec<Stall>, (start, missed, _): (f64, f64, f64)) {
-    if missed >= STALL_MIN_S {
+/// Lists a stall from its start to the end of its last missed stretch (the plays of a few
+/// arriving bytes inside a merged stall are part of it), when it is long enough.
+fn push_stall(stalls: &mut Vec<Stall>, (start, _, end): (f64, f64, f64)) {
+    if end - start >= STALL_MIN_S {
         stalls.push(Stall {
             start_s: round(start, 3),
-            duration_s: round(missed, 3),
+            duration_s: round(end - start, 3),
         });
     }
 }
