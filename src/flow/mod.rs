@@ -164,6 +164,21 @@ impl PairStats {
     }
 }
 
+/// The vantage point's running totals (see [`Table::live`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Live {
+    pub local: Option<IpAddr>,
+    /// IP bytes received and sent by the local host.
+    pub down_ip_bytes: u64,
+    pub up_ip_bytes: u64,
+    /// IP bytes of the video received.
+    pub video_down_ip_bytes: u64,
+    /// Remote addresses that exchanged peer UDP with the local host.
+    pub peers: u64,
+    /// Peers that sent at least the given share of the video received.
+    pub suppliers: u64,
+}
+
 /// Traffic of pairs that did not fit in the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Overflow {
@@ -222,8 +237,8 @@ impl DecodeCounts {
     }
 }
 
-/// The flow table.
-#[derive(Debug)]
+/// The flow table. `Clone` so a long live capture can finish a copy for a snapshot report.
+#[derive(Debug, Clone)]
 pub struct Table {
     cfg: TableConfig,
     first_ns: Option<i64>,
@@ -555,6 +570,51 @@ impl Table {
         self.pairs
             .iter()
             .filter(move |p| p.a == local || p.b == local)
+    }
+
+    /// Running totals of the vantage point so far, for a live status line: the local host and
+    /// threshold are the provisional ones (or the best guess before the warm-up ends). Costs a
+    /// walk over the pairs, so call it about once a second, not per packet. A supplier is a peer
+    /// that sent at least `supplier_share` of the video received (the metrics layer's rule).
+    pub fn live(&self, supplier_share: f64) -> Live {
+        let local = self
+            .classifier
+            .map(|c| c.local)
+            .or(self.cfg.local)
+            .or_else(|| self.infer_local().first().map(|(ip, _)| *ip));
+        let Some(local) = local else {
+            return Live::default();
+        };
+        let threshold = match self.classifier {
+            Some(c) => c.threshold,
+            None => self
+                .cfg
+                .video_min
+                .or_else(|| sizes::otsu_threshold(&self.local_sizes(local))),
+        };
+        let mut live = Live {
+            local: Some(local),
+            ..Live::default()
+        };
+        let mut video_in = Vec::new();
+        for pair in self.pairs_of(local) {
+            let other = pair.other(local);
+            let down = pair.sent_by(other);
+            live.down_ip_bytes += down.ip_bytes;
+            live.up_ip_bytes += pair.sent_by(local).ip_bytes;
+            if pair.has_peer_udp() {
+                live.peers += 1;
+            }
+            let (_, video) = down.udp_sizes.split(threshold);
+            live.video_down_ip_bytes += video.ip_bytes;
+            video_in.push(video.payload_bytes);
+        }
+        let total: u64 = video_in.iter().sum();
+        live.suppliers = video_in
+            .iter()
+            .filter(|&&b| b > 0 && b as f64 >= supplier_share * total as f64)
+            .count() as u64;
+        live
     }
 
     /// Ends the pass: settles the local host and threshold and checks the provisional ones.
