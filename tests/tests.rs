@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyze;
+mod capture;
 mod plan;
 mod sim;
 mod truth;
