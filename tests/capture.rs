@@ -299,8 +299,9 @@ fn issue6_capture_stops_on_sigint_with_complete_pcap() {
         dir.to_str().unwrap(),
     ]);
     let sent = swarm(20612, Duration::ZERO);
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &cap.pid().to_string()])
+    // The shell's own `kill`: no procps needed.
+    let kill = std::process::Command::new("sh")
+        .args(["-c", "kill -INT \"$1\"", "sh", &cap.pid().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
