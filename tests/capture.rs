@@ -8,7 +8,7 @@
 //! Capturing needs CAP_NET_RAW (root). CI runs as root; elsewhere the tests that capture are
 //! skipped with a notice, and under `CI=true` they fail saying why.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, ExitStatus, Output, Stdio};
@@ -36,7 +36,11 @@ fn can_capture(test: &str) -> bool {
             "{test}: live capture needs root (or CAP_NET_RAW and CAP_NET_ADMIN); CI runs as root, so this machine is misconfigured"
         );
     }
-    eprintln!("note: skipping {test}: live capture needs root (run the tests as root, or under CI=true to make this a failure)");
+    // Straight to the stream, not through the test harness's capture: the notice shows.
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: skipping {test}: live capture needs root (run the tests as root; under CI=true this is a failure)"
+    );
     false
 }
 
@@ -455,7 +459,10 @@ fn issue6_without_privileges_says_how_to_fix() {
             .output()
             .is_err()
         {
-            eprintln!("note: skipping issue6_without_privileges_says_how_to_fix: no setpriv");
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: skipping issue6_without_privileges_says_how_to_fix: no setpriv"
+            );
             return;
         }
         let mut c = std::process::Command::new("setpriv");

@@ -35,8 +35,9 @@ use crate::report::{self, Report};
 use crate::source::live::{self, LiveCapture, LiveCounters, LiveError, LiveOptions, Stop};
 use crate::source::SourceStats;
 
-/// Batches in flight between the reader and the analysis: enough to ride out a snapshot.
-const CHANNEL_BATCHES: usize = 256;
+/// Batches in flight between the reader and the analysis (at most 256 KiB each): enough to
+/// ride out a snapshot; beyond, the kernel's 64 MB buffer takes over.
+const CHANNEL_BATCHES: usize = 64;
 /// The status line is redrawn this often.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Name of the pcap file in the output directory.
@@ -64,7 +65,7 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N", default_value_t = 262_144, value_parser = clap::value_parser!(u32).range(64..=262_144))]
     pub snaplen: u32,
     /// Output directory for report.json and the pcap file (default:
-    /// reports/capture-<IFACE>-<UTC time>/)
+    /// reports/capture-IFACE-UTCTIME/)
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Rewrite report.json (atomically) every SECS seconds during the capture
@@ -111,7 +112,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     });
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let pcap_path = args.write.clone().unwrap_or_else(|| out.join(PCAP_NAME));
-    cap.write_to(&pcap_path).map_err(live_error)?;
+    // An unwritable output is not unusable input: exit code 1, as `analyze`.
+    cap.write_to(&pcap_path)?;
     let report_path = out.join("report.json");
 
     let stop = Stop {
@@ -136,17 +138,17 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         args.snaplen,
         pcap_path.display()
     );
+    // The kernel already applied the filter: the analyzer need not test each frame again.
+    let mut live_cfg = cfg.clone();
+    live_cfg.filter = None;
+    let mut analyzer =
+        Analyzer::new(&live_cfg).map_err(|e| anyhow::Error::from(InputError(e.to_string())))?;
     let counters = Arc::new(LiveCounters::default());
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
     let reader = cap
         .spawn(stop.clone(), Arc::clone(&counters), tx)
         .context("cannot start the capture thread")?;
 
-    // The kernel already applied the filter: the analyzer need not test each frame again.
-    let mut live_cfg = cfg.clone();
-    live_cfg.filter = None;
-    let mut analyzer =
-        Analyzer::new(&live_cfg).map_err(|e| anyhow::Error::from(InputError(e.to_string())))?;
     let mut stats = SourceStats {
         link_types: vec![link_type],
         ..SourceStats::default()

@@ -47,7 +47,7 @@ const IDLE: Duration = Duration::from_millis(2);
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// A batch is sent when it holds this many frames or bytes, or when the ring is empty.
 const BATCH_FRAMES: usize = 512;
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 256 << 10;
 
 /// The default interface: `any` on Linux (so the player's loopback traffic is seen too),
 /// libpcap's first device elsewhere.
