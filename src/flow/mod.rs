@@ -711,3 +711,74 @@ pub struct Finished {
     /// capture contradicts; it is exact only after a second pass with both fixed.
     pub needs_second_pass: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Transport;
+
+    fn udp(ts_ns: i64, src: [u8; 4], dst: [u8; 4], payload_len: u32) -> Packet<'static> {
+        Packet {
+            ts_ns,
+            src: IpAddr::from(src),
+            dst: IpAddr::from(dst),
+            ttl: 64,
+            ip_len: payload_len + 28,
+            transport: Transport::Udp,
+            sport: 40_000,
+            dport: 40_001,
+            payload_len,
+            payload: &[],
+            frag: Frag::Whole,
+            anomaly: None,
+        }
+    }
+
+    /// Two suppliers (3:1) send 1320-byte video to 192.0.2.10, which acks every packet.
+    fn exchange(t: &mut Table, packets: std::ops::Range<i64>) {
+        let client = [192, 0, 2, 10];
+        for i in packets {
+            let from = if i % 4 == 3 {
+                [192, 0, 2, 3]
+            } else {
+                [192, 0, 2, 2]
+            };
+            t.ingest(&udp(i * 1_000_000, from, client, 1320));
+            t.ingest(&udp(i * 1_000_000 + 500, client, from, 28));
+        }
+    }
+
+    #[test]
+    fn live_counts_the_vantage_point() {
+        let mut t = Table::new(TableConfig::default());
+        assert_eq!(t.live(0.01), Live::default());
+        exchange(&mut t, 0..400);
+        let live = t.live(0.01);
+        assert_eq!(live.local, Some(IpAddr::from([192, 0, 2, 10])));
+        assert_eq!(live.down_ip_bytes, 400 * 1348);
+        assert_eq!(live.up_ip_bytes, 400 * 56);
+        assert_eq!(live.video_down_ip_bytes, 400 * 1348);
+        assert_eq!(live.peers, 2);
+        assert_eq!(live.suppliers, 2);
+        // A supplier below the share is a peer but not a supplier.
+        assert_eq!(t.live(0.3).suppliers, 1);
+    }
+
+    #[test]
+    fn finishing_a_copy_leaves_the_table_as_it_was() {
+        let mut a = Table::new(TableConfig::default());
+        let mut b = Table::new(TableConfig::default());
+        exchange(&mut a, 0..300);
+        exchange(&mut b, 0..300);
+        let snap = a.clone().finish();
+        assert_eq!(snap.counts.decoded, 600);
+        exchange(&mut a, 300..600);
+        exchange(&mut b, 300..600);
+        let (fa, fb) = (a.finish(), b.finish());
+        assert_eq!(fa.counts, fb.counts);
+        assert_eq!(fa.local, fb.local);
+        assert_eq!(fa.threshold, fb.threshold);
+        assert_eq!(fa.timeline.bins(), fb.timeline.bins());
+        assert_eq!(fa.timeline.suppliers(), fb.timeline.suppliers());
+    }
+}
