@@ -12,8 +12,11 @@ use peerscope::flow::{Table, TableConfig};
 use peerscope::sim::{generate, Link, SimConfig};
 use peerscope::source::CaptureFile;
 
+/// A frame copied out of the capture: timestamp, link type, original length, bytes.
+type Frame = (i64, u16, u32, Vec<u8>);
+
 /// A generated SopCast-like capture held in memory, and its frames.
-fn capture() -> (Vec<u8>, Vec<(i64, u16, u32, Vec<u8>)>) {
+fn capture() -> (Vec<u8>, Vec<Frame>) {
     let cfg = SimConfig {
         seed: 7,
         link: Link::Sll2,

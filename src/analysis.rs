@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
 use crate::decode::{self, link::linktype, Decoded, Malformed, Packet};
-use crate::flow::{Finished, Table, TableConfig};
+use crate::flow::{Finished, Live, Table, TableConfig};
 use crate::metrics::playback::{self, PlaybackOptions};
 use crate::metrics::{peers, round, sizes, traffic};
 use crate::report::{self, Candidate, Capture, Local, Report};
@@ -83,6 +83,22 @@ impl Analyzer {
                 self.table.malformed(m);
             }
         }
+    }
+
+    /// The vantage point's running totals (for a live status line), see [`Table::live`].
+    pub fn live(&self) -> Live {
+        self.table.live(crate::metrics::peers::SUPPLIER_SHARE)
+    }
+
+    /// What [`Analyzer::finish`] would return now, leaving the analyzer running: a copy of the
+    /// table is finished (for periodic snapshot reports of a live capture).
+    pub fn snapshot(&self) -> (Finished, Vec<String>) {
+        let warnings = self
+            .filter
+            .as_ref()
+            .map(|f| f.warnings.clone())
+            .unwrap_or_default();
+        (self.table.clone().finish(), warnings)
     }
 
     /// Ends the stream: the finished table and the filter's warnings.
@@ -420,6 +436,8 @@ pub fn build_report(
         filter: cfg.filter.clone(),
         passes,
         warnings,
+        dropped_by_kernel: None,
+        dropped_by_interface: None,
     };
     let local = local_section(&fin);
     let sizes = sizes::sizes(&fin);

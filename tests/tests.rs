@@ -4,6 +4,7 @@
 
 mod analyze;
 mod anonymize;
+mod capture;
 mod plan;
 mod report;
 mod sim;

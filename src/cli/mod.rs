@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod capture;
+pub mod interfaces;
 pub mod plan;
 pub mod plot;
 pub mod simulate;
@@ -31,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files and write report.json
     Analyze(analyze::AnalyzeArgs),
+    /// Capture live from an interface, write the pcap file and report.json
+    Capture(capture::CaptureArgs),
+    /// List the interfaces `capture -i` can use
+    Interfaces(interfaces::InterfacesArgs),
     /// Write a synthetic SopCast-like capture and its ground truth
     Simulate(simulate::SimulateArgs),
     /// The study's capacity model: server capacity, buffer and chunk efficiency
@@ -44,6 +50,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Capture(args) => capture::run(args),
+        Command::Interfaces(args) => interfaces::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Plot(args) => plot::run(args),

@@ -179,6 +179,21 @@ fn remember_port(ports: &mut Vec<u16>, port: u16) {
     ports.push(port);
 }
 
+/// The vantage point's running totals (see [`Table::live`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Live {
+    pub local: Option<IpAddr>,
+    /// IP bytes received and sent by the local host.
+    pub down_ip_bytes: u64,
+    pub up_ip_bytes: u64,
+    /// IP bytes of the video received.
+    pub video_down_ip_bytes: u64,
+    /// Remote addresses that exchanged peer UDP with the local host.
+    pub peers: u64,
+    /// Peers that sent at least the given share of the video received.
+    pub suppliers: u64,
+}
+
 /// Traffic of pairs that did not fit in the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Overflow {
@@ -237,8 +252,8 @@ impl DecodeCounts {
     }
 }
 
-/// The flow table.
-#[derive(Debug)]
+/// The flow table. `Clone` so a long live capture can finish a copy for a snapshot report.
+#[derive(Debug, Clone)]
 pub struct Table {
     cfg: TableConfig,
     first_ns: Option<i64>,
@@ -573,6 +588,51 @@ impl Table {
             .filter(move |p| p.a == local || p.b == local)
     }
 
+    /// Running totals of the vantage point so far, for a live status line: the local host and
+    /// threshold are the provisional ones (or the best guess before the warm-up ends). Costs a
+    /// walk over the pairs, so call it about once a second, not per packet. A supplier is a peer
+    /// that sent at least `supplier_share` of the video received (the metrics layer's rule).
+    pub fn live(&self, supplier_share: f64) -> Live {
+        let local = self
+            .classifier
+            .map(|c| c.local)
+            .or(self.cfg.local)
+            .or_else(|| self.infer_local().first().map(|(ip, _)| *ip));
+        let Some(local) = local else {
+            return Live::default();
+        };
+        let threshold = match self.classifier {
+            Some(c) => c.threshold,
+            None => self
+                .cfg
+                .video_min
+                .or_else(|| sizes::otsu_threshold(&self.local_sizes(local))),
+        };
+        let mut live = Live {
+            local: Some(local),
+            ..Live::default()
+        };
+        let mut video_in = Vec::new();
+        for pair in self.pairs_of(local) {
+            let other = pair.other(local);
+            let down = pair.sent_by(other);
+            live.down_ip_bytes += down.ip_bytes;
+            live.up_ip_bytes += pair.sent_by(local).ip_bytes;
+            if pair.has_peer_udp() {
+                live.peers += 1;
+            }
+            let (_, video) = down.udp_sizes.split(threshold);
+            live.video_down_ip_bytes += video.ip_bytes;
+            video_in.push(video.payload_bytes);
+        }
+        let total: u64 = video_in.iter().sum();
+        live.suppliers = video_in
+            .iter()
+            .filter(|&&b| b > 0 && b as f64 >= supplier_share * total as f64)
+            .count() as u64;
+        live
+    }
+
     /// Ends the pass: settles the local host and threshold and checks the provisional ones.
     pub fn finish(mut self) -> Finished {
         let candidates = self.infer_local();
@@ -666,4 +726,75 @@ pub struct Finished {
     /// The timeline was classified with a provisional local host or threshold that the whole
     /// capture contradicts; it is exact only after a second pass with both fixed.
     pub needs_second_pass: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Transport;
+
+    fn udp(ts_ns: i64, src: [u8; 4], dst: [u8; 4], payload_len: u32) -> Packet<'static> {
+        Packet {
+            ts_ns,
+            src: IpAddr::from(src),
+            dst: IpAddr::from(dst),
+            ttl: 64,
+            ip_len: payload_len + 28,
+            transport: Transport::Udp,
+            sport: 40_000,
+            dport: 40_001,
+            payload_len,
+            payload: &[],
+            frag: Frag::Whole,
+            anomaly: None,
+        }
+    }
+
+    /// Two suppliers (3:1) send 1320-byte video to 192.0.2.10, which acks every packet.
+    fn exchange(t: &mut Table, packets: std::ops::Range<i64>) {
+        let client = [192, 0, 2, 10];
+        for i in packets {
+            let from = if i % 4 == 3 {
+                [192, 0, 2, 3]
+            } else {
+                [192, 0, 2, 2]
+            };
+            t.ingest(&udp(i * 1_000_000, from, client, 1320));
+            t.ingest(&udp(i * 1_000_000 + 500, client, from, 28));
+        }
+    }
+
+    #[test]
+    fn live_counts_the_vantage_point() {
+        let mut t = Table::new(TableConfig::default());
+        assert_eq!(t.live(0.01), Live::default());
+        exchange(&mut t, 0..400);
+        let live = t.live(0.01);
+        assert_eq!(live.local, Some(IpAddr::from([192, 0, 2, 10])));
+        assert_eq!(live.down_ip_bytes, 400 * 1348);
+        assert_eq!(live.up_ip_bytes, 400 * 56);
+        assert_eq!(live.video_down_ip_bytes, 400 * 1348);
+        assert_eq!(live.peers, 2);
+        assert_eq!(live.suppliers, 2);
+        // A supplier below the share is a peer but not a supplier.
+        assert_eq!(t.live(0.3).suppliers, 1);
+    }
+
+    #[test]
+    fn finishing_a_copy_leaves_the_table_as_it_was() {
+        let mut a = Table::new(TableConfig::default());
+        let mut b = Table::new(TableConfig::default());
+        exchange(&mut a, 0..300);
+        exchange(&mut b, 0..300);
+        let snap = a.clone().finish();
+        assert_eq!(snap.counts.decoded, 600);
+        exchange(&mut a, 300..600);
+        exchange(&mut b, 300..600);
+        let (fa, fb) = (a.finish(), b.finish());
+        assert_eq!(fa.counts, fb.counts);
+        assert_eq!(fa.local, fb.local);
+        assert_eq!(fa.threshold, fb.threshold);
+        assert_eq!(fa.timeline.bins(), fb.timeline.bins());
+        assert_eq!(fa.timeline.suppliers(), fb.timeline.suppliers());
+    }
 }

@@ -32,7 +32,7 @@ pub struct Bin {
 const ACTIVE_SUPPLIER_SHARE: f64 = 0.01;
 
 /// The local host's traffic over time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Timeline {
     bin_ns: i64,
     window_ns: i64,
@@ -203,7 +203,7 @@ pub struct LoopFlow {
 }
 
 /// The loopback TCP flows of a capture taken on `lo` or `any`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LoopbackFlows {
     bin_ns: i64,
     max_bins: usize,

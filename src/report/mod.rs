@@ -76,6 +76,12 @@ pub struct Capture {
     /// Passes over the input (2 when the warm-up's provisional choice had to be corrected).
     pub passes: u32,
     pub warnings: Vec<String>,
+    /// Live capture only (`peerscope capture`): packets the kernel dropped because the buffer
+    /// was full, and packets the interface or its driver dropped, as libpcap counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_by_kernel: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_by_interface: Option<u64>,
 }
 
 /// `local`: the vantage point.

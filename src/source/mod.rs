@@ -4,10 +4,12 @@
 //! on, the captured bytes and the original length — and keeps [`SourceStats`] about what it
 //! read and what it could not. Files are read by the pure-Rust reader in [`file`] (pcap in both
 //! byte orders and both precisions, pcapng with mixed link types, stdin); several files are
-//! merged in timestamp order by [`merge`]. Nothing here looks inside a frame.
+//! merged in timestamp order by [`merge`]. Live interfaces are read by [`live`] (libpcap, on a
+//! reader thread that also writes the pcap file). Nothing here looks inside a frame.
 
 pub mod file;
 pub mod filter;
+pub mod live;
 pub mod merge;
 
 pub use file::{CaptureFile, FileFormat};

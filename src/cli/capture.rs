@@ -1,0 +1,372 @@
+//! `peerscope capture`: a live interface in, the pcap file it wrote and `report.json` out.
+//!
+//! The capture source ([`crate::source::live`]) reads the interface on its own thread, writes
+//! every frame to the pcap file and sends batches of frames through a bounded channel; this
+//! thread feeds them to the same [`Analyzer`] as `analyze` uses, draws the status line, writes
+//! the snapshots and, at the end, the report.
+//!
+//! The report is the one `analyze` writes for the pcap file, apart from `capture.files` (the
+//! interface instead of the file) and the drop counters only a live capture has. When the flow
+//! table's warm-up chose a provisional local host or threshold that the whole capture
+//! contradicts (`Finished::needs_second_pass`), the live pass cannot be replayed: the complete,
+//! flushed pcap file is analysed instead, exactly as `analyze` would.
+//!
+//! Snapshots (`--snapshot-every`) finish a copy of the running flow table
+//! ([`Analyzer::snapshot`]): each costs time in the size of the table, not of the capture so far
+//! (re-reading the pcap file each interval would grow without bound). A snapshot taken while the
+//! provisional choice is contradicted says its timeline is approximate; the final report is exact.
+
+use std::fs;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::analyze::{write_atomic, AnalysisArgs, TuneIn};
+use super::InputError;
+use crate::analysis::{self, AnalysisConfig, Analyzer};
+use crate::decode::link::linktype;
+use crate::report::{self, Report};
+use crate::source::live::{self, LiveCapture, LiveCounters, LiveError, LiveOptions, Stop};
+use crate::source::SourceStats;
+
+/// Batches in flight between the reader and the analysis (at most 256 KiB each): enough to
+/// ride out a snapshot; beyond, the kernel's 64 MB buffer takes over.
+const CHANNEL_BATCHES: usize = 64;
+/// The status line is redrawn this often.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// Name of the pcap file in the output directory.
+pub const PCAP_NAME: &str = "capture.pcap";
+
+/// Arguments of `capture`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  sudo peerscope capture --duration 10m\n  sudo peerscope capture -i eth0 -f 'udp or tcp port 8902' -o out/ --snapshot-every 30\n  sudo peerscope capture -i lo -c 5000 --local 127.0.0.10\nStops on --duration, -c, Ctrl-C or SIGTERM; then writes the report as `analyze` would.\nWithout root: sudo setcap cap_net_raw,cap_net_admin+eip $(command -v peerscope)"
+)]
+pub struct CaptureArgs {
+    /// Interface to capture on (default: `any` on Linux; `peerscope interfaces` lists them)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// pcap file receiving every captured frame as it arrives (default: DIR/capture.pcap)
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Stop after COUNT packets
+    #[arg(short = 'c', long = "count", value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Stop after this long (seconds, or with a unit: 90s, 10m, 1h)
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_s)]
+    pub duration: Option<f64>,
+    /// Bytes kept of each frame
+    #[arg(long, value_name = "N", default_value_t = 262_144, value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    pub snaplen: u32,
+    /// Output directory for report.json and the pcap file (default:
+    /// reports/capture-IFACE-UTCTIME/)
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Rewrite report.json (atomically) every SECS seconds during the capture
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_s)]
+    pub snapshot_every: Option<f64>,
+    /// No status line on stderr
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print the report as JSON on stdout instead of the summary
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+fn parse_positive_s(text: &str) -> Result<f64, String> {
+    let s = super::units::parse_duration_s(text)?;
+    if !(s > 0.0 && s.is_finite()) {
+        return Err("must be more than 0 seconds".into());
+    }
+    Ok(s)
+}
+
+fn live_error(e: LiveError) -> anyhow::Error {
+    InputError(e.to_string()).into()
+}
+
+/// `peerscope capture`.
+pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
+    let (cfg, tune_in) = args.analysis.config(false).map_err(InputError)?;
+    let interface = match &args.interface {
+        Some(i) => i.clone(),
+        None => live::default_interface().map_err(live_error)?,
+    };
+    let mut cap = LiveCapture::open(&LiveOptions {
+        interface: interface.clone(),
+        snaplen: args.snaplen,
+        filter: cfg.filter.clone(),
+    })
+    .map_err(live_error)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        PathBuf::from("reports").join(format!("capture-{interface}-{now}"))
+    });
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let pcap_path = args.write.clone().unwrap_or_else(|| out.join(PCAP_NAME));
+    // An unwritable output is not unusable input: exit code 1, as `analyze`.
+    cap.write_to(&pcap_path)?;
+    let report_path = out.join("report.json");
+
+    let stop = Stop {
+        flag: Arc::new(AtomicBool::new(false)),
+        count: args.count,
+        duration: args.duration.map(Duration::from_secs_f64),
+    };
+    let flag = Arc::clone(&stop.flag);
+    // SIGINT and SIGTERM ask the reader to stop; a second one gives up at once (the pcap file
+    // is flushed every second, so at most the last second of it is lost).
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C/SIGTERM handler")?;
+
+    let link_type = cap.link_type();
+    eprintln!(
+        "peerscope: listening on {interface} ({}, snaplen {}), writing {}; Ctrl-C stops",
+        linktype::name(link_type),
+        args.snaplen,
+        pcap_path.display()
+    );
+    // The kernel already applied the filter: the analyzer need not test each frame again.
+    let mut live_cfg = cfg.clone();
+    live_cfg.filter = None;
+    let mut analyzer =
+        Analyzer::new(&live_cfg).map_err(|e| anyhow::Error::from(InputError(e.to_string())))?;
+    let counters = Arc::new(LiveCounters::default());
+    let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
+    let reader = cap
+        .spawn(stop.clone(), Arc::clone(&counters), tx)
+        .context("cannot start the capture thread")?;
+
+    let mut stats = SourceStats {
+        link_types: vec![link_type],
+        ..SourceStats::default()
+    };
+    let mut last_ts = i64::MIN;
+    let mut status = Status::new(!args.quiet && std::io::stderr().is_terminal());
+    let snapshot_every = args.snapshot_every.map(Duration::from_secs_f64);
+    let mut next_snapshot = snapshot_every.map(|d| Instant::now() + d);
+    let files = [interface.clone()];
+    loop {
+        let wait = [Some(status.next), next_snapshot]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(STATUS_EVERY, |t| {
+                t.saturating_duration_since(Instant::now())
+            });
+        match rx.recv_timeout(wait) {
+            Ok(batch) => {
+                for raw in batch.packets() {
+                    stats.packets += 1;
+                    stats.bytes += raw.data.len() as u64;
+                    if raw.ts_ns < last_ts {
+                        stats.backwards_timestamps += 1;
+                    }
+                    last_ts = raw.ts_ns;
+                    analyzer.push(&raw);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        if now >= status.next {
+            status.draw(&interface, &analyzer, &counters, now);
+        }
+        if let (Some(due), Some(every)) = (next_snapshot, snapshot_every) {
+            if now >= due {
+                next_snapshot = Some(now + every);
+                if stats.packets > 0 {
+                    let r = snapshot(&analyzer, &stats, &files, &cfg, tune_in, &counters);
+                    if let Err(e) = write_report(&r, &report_path) {
+                        eprintln!("peerscope: warning: snapshot: {e:#}");
+                    }
+                }
+            }
+        }
+    }
+    status.clear();
+    let end = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the capture thread failed"))?;
+
+    let (fin, mut warnings) = analyzer.finish();
+    if let Some(e) = &end.error {
+        warnings.push(format!("the capture on {interface} ended early: {e}"));
+    }
+    let mut cfg = cfg;
+    let mut report = if fin.needs_second_pass {
+        // The live pass classified the timeline with a provisional local host or threshold
+        // that the whole capture contradicts: analyse the complete pcap file as `analyze`
+        // does (two passes), so the report is exact and the same as `analyze` gives.
+        let path = pcap_path.to_string_lossy().into_owned();
+        if let Some(TuneIn::Relative(s)) = tune_in {
+            cfg.playback.tune_in_ns = Some(fin.first_ns + (s * 1e9) as i64);
+        }
+        let mut r = analysis::analyze_files(std::slice::from_ref(&path), &cfg)
+            .map_err(|e| InputError(format!("cannot re-analyse {path}: {e}")))?;
+        r.capture.files = files.to_vec();
+        r.capture.warnings.extend(warnings);
+        r
+    } else {
+        if let Some(TuneIn::Relative(s)) = tune_in {
+            cfg.playback.tune_in_ns = Some(fin.first_ns + (s * 1e9) as i64);
+        }
+        analysis::build_report(fin, &stats, &files, &cfg, warnings, 1)
+    };
+    report.capture.dropped_by_kernel = end.dropped_by_kernel;
+    report.capture.dropped_by_interface = end.dropped_by_interface;
+    let dropped = end.dropped_by_kernel.unwrap_or(0) + end.dropped_by_interface.unwrap_or(0);
+    if dropped > 0 {
+        report.capture.warnings.push(format!(
+            "{dropped} packets were dropped before peerscope saw them (see capture.dropped_by_kernel and dropped_by_interface): rates and shares undercount"
+        ));
+    }
+
+    for w in &report.capture.warnings {
+        eprintln!("peerscope: warning: {w}");
+    }
+    if report.capture.packets == 0 {
+        return Err(InputError(format!(
+            "{interface}: no packets captured (pcap file {})",
+            pcap_path.display()
+        ))
+        .into());
+    }
+    let json = write_report(&report, &report_path)?;
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    if args.json {
+        lock.write_all(&json)?;
+    } else {
+        report::text::write(&report, &mut lock)?;
+        writeln!(lock, "pcap      {}", pcap_path.display())?;
+        writeln!(lock, "report    {}", report_path.display())?;
+    }
+    lock.flush()?;
+    if report.capture.decoded_packets == 0 {
+        return Err(InputError(format!(
+            "{interface}: none of {} packets could be decoded",
+            report.capture.packets
+        ))
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report of the capture so far.
+fn snapshot(
+    analyzer: &Analyzer,
+    stats: &SourceStats,
+    files: &[String],
+    cfg: &AnalysisConfig,
+    tune_in: Option<TuneIn>,
+    counters: &LiveCounters,
+) -> Report {
+    let (fin, mut warnings) = analyzer.snapshot();
+    warnings.push(format!(
+        "snapshot during the capture, after {} packets: the final report replaces it",
+        stats.packets
+    ));
+    if fin.needs_second_pass {
+        warnings.push("the series, stream rate, buffer and continuity of this snapshot were classified with a provisional local host/threshold that the capture so far contradicts: approximate until the final report".into());
+    }
+    let mut cfg = cfg.clone();
+    if let Some(TuneIn::Relative(s)) = tune_in {
+        cfg.playback.tune_in_ns = Some(fin.first_ns + (s * 1e9) as i64);
+    }
+    let mut r = analysis::build_report(fin, stats, files, &cfg, warnings, 1);
+    r.capture.dropped_by_kernel = Some(counters.dropped_by_kernel.load(Ordering::Relaxed));
+    r.capture.dropped_by_interface = Some(counters.dropped_by_interface.load(Ordering::Relaxed));
+    r
+}
+
+/// Writes the report atomically; returns the JSON.
+fn write_report(report: &Report, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let mut json = Vec::new();
+    report::json::write(report, &mut json)?;
+    write_atomic(path, &json)?;
+    Ok(json)
+}
+
+/// The status line on stderr: redrawn in place once a second.
+struct Status {
+    enabled: bool,
+    next: Instant,
+    started: Instant,
+    last: Instant,
+    last_down: u64,
+    last_up: u64,
+}
+
+impl Status {
+    fn new(enabled: bool) -> Self {
+        let now = Instant::now();
+        Status {
+            enabled,
+            next: now + STATUS_EVERY,
+            started: now,
+            last: now,
+            last_down: 0,
+            last_up: 0,
+        }
+    }
+
+    fn draw(&mut self, interface: &str, analyzer: &Analyzer, c: &LiveCounters, now: Instant) {
+        self.next = now + STATUS_EVERY;
+        if !self.enabled {
+            return;
+        }
+        let live = analyzer.live();
+        let secs = now.duration_since(self.last).as_secs_f64().max(1e-3);
+        let kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / secs;
+        let down = kbps(live.down_ip_bytes.saturating_sub(self.last_down));
+        let up = kbps(live.up_ip_bytes.saturating_sub(self.last_up));
+        self.last = now;
+        self.last_down = live.down_ip_bytes;
+        self.last_up = live.up_ip_bytes;
+        let video = if live.down_ip_bytes > 0 {
+            format!(
+                "{:.0}%",
+                100.0 * live.video_down_ip_bytes as f64 / live.down_ip_bytes as f64
+            )
+        } else {
+            "-".into()
+        };
+        let elapsed = now.duration_since(self.started).as_secs();
+        let local = live.local.map_or_else(|| "?".into(), |ip| ip.to_string());
+        let line = format!(
+            "{interface} {:02}:{:02}:{:02}  {} packets, {} dropped  local {local}  down {down:.1} kb/s  up {up:.1} kb/s  {} peers, {} suppliers, video {video} of download",
+            elapsed / 3600,
+            elapsed / 60 % 60,
+            elapsed % 60,
+            c.packets.load(Ordering::Relaxed),
+            c.dropped_by_kernel.load(Ordering::Relaxed) + c.dropped_by_interface.load(Ordering::Relaxed),
+            live.peers,
+            live.suppliers,
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K{line}");
+        let _ = err.flush();
+    }
+
+    fn clear(&self) {
+        if self.enabled {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+        }
+    }
+}

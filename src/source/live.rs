@@ -1,0 +1,526 @@
+//! Live capture: frames from a network interface through libpcap, read on a thread of their own.
+//!
+//! [`LiveCapture::open`] activates the interface (a 64 MB kernel buffer, no immediate mode, SLL2
+//! on Linux's `any`, then the kernel BPF filter — in that order, or `any` captures nothing) and
+//! turns libpcap's terse failures into [`LiveError`]s that say what to do.
+//! [`LiveCapture::spawn`] starts the reader thread, which
+//!
+//! - reads nonblocking in its own deadline loop (a blocking `next_packet` never times out on a
+//!   quiet interface, so a stop request would go unnoticed);
+//! - writes every frame to the pcap file as it arrives and flushes it at least once a second, so
+//!   the run can always be analysed again from the file;
+//! - sends [`Batch`]es of owned frames (one buffer per batch, not an allocation per frame)
+//!   through a bounded channel, so a slow consumer backs up into the kernel buffer, whose drops
+//!   libpcap counts;
+//! - stops on the [`Stop`] conditions: a flag set by a signal handler, a packet count, a
+//!   duration.
+//!
+//! The consumer lends each batch's frames as [`RawPacket`]s to the same analyzer that files
+//! feed. [`interfaces`] lists what can be captured on.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pcap::{Active, Capture, Device, Linktype, Savefile};
+
+use super::RawPacket;
+
+/// LINKTYPE_LINUX_SLL2: what Linux's `any` pseudo-interface is captured as (the interface
+/// index and packet direction in each header).
+const LINUX_SLL2: i32 = 276;
+/// Kernel buffer: with libpcap's default 2 MB a burst on `lo` loses most of its packets.
+pub const BUFFER_BYTES: i32 = 64 << 20;
+/// Read timeout handed to libpcap: on Linux it is how long the kernel holds a partly filled
+/// block of the ring before the reader sees it, so it bounds the delay of a quiet stream.
+const BLOCK_TIMEOUT_MS: i32 = 50;
+/// After a stop request, frames already in the ring (in a block not yet handed over) are still
+/// read for this long, so everything that arrived before the stop is kept.
+const DRAIN: Duration = Duration::from_millis(4 * BLOCK_TIMEOUT_MS as u64);
+/// Pause of the reader when the ring is empty.
+const IDLE: Duration = Duration::from_millis(2);
+/// The pcap file is flushed, and the kernel's counters read, at least this often.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// A batch is sent when it holds this many frames or bytes, or when the ring is empty.
+const BATCH_FRAMES: usize = 512;
+const BATCH_BYTES: usize = 256 << 10;
+
+/// The default interface: `any` on Linux (so the player's loopback traffic is seen too),
+/// libpcap's first device elsewhere.
+pub fn default_interface() -> Result<String, LiveError> {
+    if cfg!(target_os = "linux") {
+        return Ok("any".into());
+    }
+    match Device::lookup() {
+        Ok(Some(d)) => Ok(d.name),
+        Ok(None) => Err(LiveError::NoInterface),
+        Err(e) => Err(LiveError::Pcap {
+            interface: "(default)".into(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Why a live capture could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LiveError {
+    /// Capturing needs privileges this process lacks.
+    #[error("cannot capture on {interface}: {detail}. Capturing needs root or the capabilities CAP_NET_RAW and CAP_NET_ADMIN: run as root (sudo), or once: sudo setcap cap_net_raw,cap_net_admin+eip {binary}")]
+    Permission {
+        interface: String,
+        detail: String,
+        binary: String,
+    },
+    /// The interface does not exist.
+    #[error("no interface named '{interface}'; available: {}", available.join(", "))]
+    NoSuchInterface {
+        interface: String,
+        available: Vec<String>,
+    },
+    /// No interface at all.
+    #[error("no interface to capture on")]
+    NoInterface,
+    /// libpcap refused the filter expression.
+    #[error("bad filter expression '{expr}': {detail}")]
+    Filter { expr: String, detail: String },
+    /// The pcap file could not be created.
+    #[error("cannot write {path}: {detail}")]
+    Savefile { path: PathBuf, detail: String },
+    /// Any other libpcap failure.
+    #[error("cannot capture on {interface}: {detail}")]
+    Pcap { interface: String, detail: String },
+}
+
+/// One interface as libpcap sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub description: Option<String>,
+    pub up: bool,
+    pub running: bool,
+    pub loopback: bool,
+    pub wireless: bool,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// The interfaces that can be captured on, in libpcap's order.
+pub fn interfaces() -> Result<Vec<Interface>, LiveError> {
+    let devices = Device::list().map_err(|e| LiveError::Pcap {
+        interface: "(listing)".into(),
+        detail: e.to_string(),
+    })?;
+    Ok(devices
+        .into_iter()
+        .map(|d| Interface {
+            up: d.flags.is_up(),
+            running: d.flags.is_running(),
+            loopback: d.flags.is_loopback(),
+            wireless: d.flags.is_wireless(),
+            addresses: d.addresses.iter().map(|a| a.addr).collect(),
+            name: d.name,
+            description: d.desc,
+        })
+        .collect())
+}
+
+/// How to open an interface.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub interface: String,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+    /// BPF expression compiled into the kernel filter.
+    pub filter: Option<String>,
+}
+
+/// When the reader stops (whichever comes first).
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// Set by a signal handler (or anyone) to stop the capture.
+    pub flag: Arc<AtomicBool>,
+    /// Stop after this many frames.
+    pub count: Option<u64>,
+    /// Stop this long after the reader starts.
+    pub duration: Option<Duration>,
+}
+
+/// Counters the reader keeps up to date for a status line.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Frames read.
+    pub packets: AtomicU64,
+    /// Frames the kernel dropped for want of buffer space (libpcap `ps_drop`).
+    pub dropped_by_kernel: AtomicU64,
+    /// Frames the interface or driver dropped (libpcap `ps_ifdrop`).
+    pub dropped_by_interface: AtomicU64,
+}
+
+/// Where a frame lies in its batch's buffer.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    ts_ns: i64,
+    orig_len: u32,
+    start: usize,
+    end: usize,
+}
+
+/// Owned frames read in a row: one buffer for all their bytes.
+#[derive(Debug)]
+pub struct Batch {
+    link_type: u16,
+    data: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+impl Batch {
+    fn new(link_type: u16) -> Self {
+        Batch {
+            link_type,
+            data: Vec::with_capacity(BATCH_BYTES + 2048),
+            slots: Vec::with_capacity(BATCH_FRAMES),
+        }
+    }
+
+    fn push(&mut self, ts_ns: i64, orig_len: u32, bytes: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        self.slots.push(Slot {
+            ts_ns,
+            orig_len,
+            start,
+            end: self.data.len(),
+        });
+    }
+
+    fn full(&self) -> bool {
+        self.slots.len() >= BATCH_FRAMES || self.data.len() >= BATCH_BYTES
+    }
+
+    /// Frames in the batch.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when the batch holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The frames, in capture order.
+    pub fn packets(&self) -> impl Iterator<Item = RawPacket<'_>> {
+        self.slots.iter().map(move |s| RawPacket {
+            ts_ns: s.ts_ns,
+            link_type: self.link_type,
+            orig_len: s.orig_len,
+            data: self.data.get(s.start..s.end).unwrap_or_default(),
+        })
+    }
+}
+
+/// How the reader ended.
+#[derive(Debug, Clone, Default)]
+pub struct ReaderEnd {
+    /// Frames read (and written to the pcap file).
+    pub packets: u64,
+    /// libpcap's final counters; `None` when they could not be read.
+    pub dropped_by_kernel: Option<u64>,
+    pub dropped_by_interface: Option<u64>,
+    /// A read or write error that ended the capture early.
+    pub error: Option<String>,
+}
+
+/// An opened interface, not yet read.
+pub struct LiveCapture {
+    cap: Capture<Active>,
+    interface: String,
+    link_type: u16,
+    savefile: Option<(Savefile, PathBuf)>,
+}
+
+impl std::fmt::Debug for LiveCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCapture")
+            .field("interface", &self.interface)
+            .field("link_type", &self.link_type)
+            .finish()
+    }
+}
+
+fn is_permission(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("operation not permitted")
+        || d.contains("permission")
+        || d.contains("not have permission")
+}
+
+fn is_no_device(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("no such device")
+}
+
+impl LiveCapture {
+    /// Opens and activates the interface and sets the filter.
+    pub fn open(opts: &LiveOptions) -> Result<Self, LiveError> {
+        let interface = opts.interface.clone();
+        let failed = |e: pcap::Error| classify(&interface, e.to_string());
+        let snaplen = i32::try_from(opts.snaplen).unwrap_or(i32::MAX);
+        let inactive = Capture::from_device(interface.as_str()).map_err(failed)?;
+        let mut cap = inactive
+            .snaplen(snaplen)
+            .buffer_size(BUFFER_BYTES)
+            .timeout(BLOCK_TIMEOUT_MS)
+            .open()
+            .map_err(failed)?;
+        // SLL2 keeps the interface of each frame; it must be chosen before the filter is
+        // compiled, or the filter is compiled for the wrong header and nothing matches.
+        if interface == "any"
+            && cap
+                .list_datalinks()
+                .is_ok_and(|l| l.contains(&Linktype(LINUX_SLL2)))
+        {
+            cap.set_datalink(Linktype(LINUX_SLL2)).map_err(failed)?;
+        }
+        if let Some(expr) = &opts.filter {
+            cap.filter(expr, true).map_err(|e| LiveError::Filter {
+                expr: expr.clone(),
+                detail: e.to_string(),
+            })?;
+        }
+        let cap = cap.setnonblock().map_err(failed)?;
+        let link_type = u16::try_from(cap.get_datalink().0).unwrap_or(u16::MAX);
+        Ok(LiveCapture {
+            cap,
+            interface,
+            link_type,
+            savefile: None,
+        })
+    }
+
+    /// The interface's name.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// The link type frames arrive with.
+    pub fn link_type(&self) -> u16 {
+        self.link_type
+    }
+
+    /// Writes every frame read to a pcap file at `path` (created now, replacing any file).
+    pub fn write_to(&mut self, path: &Path) -> Result<(), LiveError> {
+        let file = self.cap.savefile(path).map_err(|e| LiveError::Savefile {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        self.savefile = Some((file, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// Starts the reader thread. It sends batches through `tx` until a stop condition holds or
+    /// the receiver hangs up, then flushes and closes the pcap file and returns its tally.
+    pub fn spawn(
+        self,
+        stop: Stop,
+        counters: Arc<LiveCounters>,
+        tx: SyncSender<Batch>,
+    ) -> std::io::Result<JoinHandle<ReaderEnd>> {
+        std::thread::Builder::new()
+            .name("peerscope-capture".into())
+            .spawn(move || self.read(&stop, &counters, &tx))
+    }
+
+    fn read(mut self, stop: &Stop, counters: &LiveCounters, tx: &SyncSender<Batch>) -> ReaderEnd {
+        let started = Instant::now();
+        let started_ns = wall_ns();
+        let deadline = stop.duration.map(|d| started + d);
+        let mut end = ReaderEnd::default();
+        let mut batch = Batch::new(self.link_type);
+        let mut last_flush = started;
+        // Once a stop is requested: the wall-clock time of the stop (later frames are not
+        // kept) and how long the ring is still read for frames that arrived before it.
+        let mut stopping: Option<(i64, Instant)> = None;
+        let mut since_check = 0u32;
+        loop {
+            if stop.count.is_some_and(|c| end.packets >= c) {
+                break;
+            }
+            let idle = match self.cap.next_packet() {
+                Ok(p) => {
+                    let ts_ns = timeval_ns(p.header.ts.tv_sec, p.header.ts.tv_usec);
+                    since_check += 1;
+                    let keep = stopping.is_none_or(|(at, _)| ts_ns <= at);
+                    if keep {
+                        if let Some((file, _)) = self.savefile.as_mut() {
+                            file.write(&p);
+                        }
+                        batch.push(ts_ns, p.header.len, p.data);
+                        end.packets += 1;
+                    }
+                    if batch.full() {
+                        let full = std::mem::replace(&mut batch, Batch::new(self.link_type));
+                        counters.packets.store(end.packets, Ordering::Relaxed);
+                        if tx.send(full).is_err() {
+                            break;
+                        }
+                    }
+                    false
+                }
+                Err(pcap::Error::TimeoutExpired) => true,
+                Err(e) => {
+                    end.error = Some(e.to_string());
+                    break;
+                }
+            };
+            if idle && !batch.is_empty() {
+                let part = std::mem::replace(&mut batch, Batch::new(self.link_type));
+                counters.packets.store(end.packets, Ordering::Relaxed);
+                if tx.send(part).is_err() {
+                    break;
+                }
+            }
+            if !idle && since_check < 64 {
+                continue;
+            }
+            since_check = 0;
+            let now = Instant::now();
+            if stopping.is_none() {
+                if let Some(d) = deadline.filter(|&d| now >= d) {
+                    let at = started_ns + i64::try_from((d - started).as_nanos()).unwrap_or(0);
+                    stopping = Some((at, now + DRAIN));
+                } else if stop.flag.load(Ordering::Relaxed) {
+                    stopping = Some((wall_ns(), now + DRAIN));
+                }
+            }
+            // The ring hands a block over when it fills or its timeout expires: frames from
+            // before the stop may still be on their way until the drain time has passed.
+            if stopping.is_some_and(|(_, until)| now >= until) {
+                break;
+            }
+            if now.duration_since(last_flush) >= FLUSH_EVERY {
+                last_flush = now;
+                if let Err(e) = self.flush(counters) {
+                    end.error = Some(e);
+                    break;
+                }
+            }
+            if idle {
+                std::thread::sleep(IDLE);
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        counters.packets.store(end.packets, Ordering::Relaxed);
+        if let Err(e) = self.flush(counters) {
+            end.error.get_or_insert(e);
+        }
+        if let Ok(s) = self.cap.stats() {
+            end.dropped_by_kernel = Some(u64::from(s.dropped));
+            end.dropped_by_interface = Some(u64::from(s.if_dropped));
+        }
+        // Dropping the savefile closes the file.
+        self.savefile = None;
+        end
+    }
+
+    /// Flushes the pcap file and refreshes the kernel's counters.
+    fn flush(&mut self, counters: &LiveCounters) -> Result<(), String> {
+        if let Ok(s) = self.cap.stats() {
+            counters
+                .dropped_by_kernel
+                .store(u64::from(s.dropped), Ordering::Relaxed);
+            counters
+                .dropped_by_interface
+                .store(u64::from(s.if_dropped), Ordering::Relaxed);
+        }
+        if let Some((file, path)) = self.savefile.as_mut() {
+            file.flush()
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A libpcap timestamp (microsecond precision) in nanoseconds. `time_t` and `suseconds_t` are
+/// 64-bit only on some platforms, hence the generic conversions.
+fn timeval_ns(sec: impl Into<i64>, usec: impl Into<i64>) -> i64 {
+    sec.into()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(usec.into().saturating_mul(1_000))
+}
+
+/// Now, nanoseconds since the Unix epoch (the clock libpcap stamps frames with).
+fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Turns libpcap's message into an error that names the interface and says what to do.
+fn classify(interface: &str, detail: String) -> LiveError {
+    if is_no_device(&detail) {
+        let available = interfaces()
+            .map(|l| l.into_iter().map(|i| i.name).collect())
+            .unwrap_or_default();
+        return LiveError::NoSuchInterface {
+            interface: interface.to_string(),
+            available,
+        };
+    }
+    if is_permission(&detail) {
+        let binary = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "$(command -v peerscope)".into());
+        return LiveError::Permission {
+            interface: interface.to_string(),
+            detail,
+            binary,
+        };
+    }
+    LiveError::Pcap {
+        interface: interface.to_string(),
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_lends_frames_in_order() {
+        let mut b = Batch::new(1);
+        b.push(10, 60, &[1, 2, 3]);
+        b.push(20, 4, &[4, 5, 6, 7]);
+        let got: Vec<_> = b
+            .packets()
+            .map(|p| (p.ts_ns, p.orig_len, p.data.to_vec(), p.link_type))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(10, 60, vec![1, 2, 3], 1), (20, 4, vec![4, 5, 6, 7], 1)]
+        );
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn libpcap_messages_are_classified() {
+        assert!(matches!(
+            classify("eth9", "socket: Operation not permitted".into()),
+            LiveError::Permission { .. }
+        ));
+        assert!(matches!(
+            classify("eth9", "No such device exists".into()),
+            LiveError::NoSuchInterface { .. }
+        ));
+        let e = classify("eth9", "socket: Operation not permitted".into()).to_string();
+        assert!(e.contains("setcap cap_net_raw,cap_net_admin+eip"), "{e}");
+        let e = classify("eth9", "No such device exists".into()).to_string();
+        assert!(e.contains("'eth9'"), "{e}");
+    }
+}
