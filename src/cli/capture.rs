@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::analyze::{write_atomic, AnalysisArgs, TuneIn};
+use crate::report::anonymize::Anonymizer;
 use super::InputError;
 use crate::analysis::{self, AnalysisConfig, Analyzer};
 use crate::decode::link::linktype;
@@ -96,6 +97,8 @@ fn live_error(e: LiveError) -> anyhow::Error {
 /// `peerscope capture`.
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let (cfg, tune_in) = args.analysis.config(false).map_err(InputError)?;
+    // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
+    let mut anon = args.analysis.anonymizer()?;
     let interface = match &args.interface {
         Some(i) => i.clone(),
         None => live::default_interface().map_err(live_error)?,
@@ -190,7 +193,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
                 next_snapshot = Some(now + every);
                 if stats.packets > 0 {
                     let r = snapshot(&analyzer, &stats, &files, &cfg, tune_in, &counters);
-                    if let Err(e) = write_report(&r, &report_path) {
+                    if let Err(e) = write_report(&r, &report_path, &mut anon) {
                         eprintln!("peerscope: warning: snapshot: {e:#}");
                     }
                 }
@@ -245,7 +248,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let json = write_report(&report, &report_path)?;
+    if let Some(a) = anon.as_mut() {
+        report = a.report(&report).context("anonymising the report")?;
+    }
+    let json = write_report(&report, &report_path, &mut None)?;
+    if let Some(dir) = report_path.parent() {
+        super::plot::write_all(&report, dir)?;
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     if args.json {
@@ -293,10 +302,17 @@ fn snapshot(
     r
 }
 
-/// Writes the report atomically; returns the JSON.
-fn write_report(report: &Report, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+/// Writes the report atomically (anonymised first when asked); returns the JSON.
+fn write_report(
+    report: &Report,
+    path: &std::path::Path,
+    anon: &mut Option<Anonymizer>,
+) -> anyhow::Result<Vec<u8>> {
     let mut json = Vec::new();
-    report::json::write(report, &mut json)?;
+    match anon.as_mut() {
+        Some(a) => report::json::write(&a.report(report)?, &mut json)?,
+        None => report::json::write(report, &mut json)?,
+    }
     write_atomic(path, &json)?;
     Ok(json)
 }
