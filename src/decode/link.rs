@@ -6,7 +6,7 @@
 
 use super::{Layer, Malformed};
 
-/// LINKTYPE numbers (https://www.tcpdump.org/linktypes.html).
+/// LINKTYPE numbers (<https://www.tcpdump.org/linktypes.html>).
 pub mod linktype {
     /// BSD loopback: 4-byte address family in the capturing host's byte order.
     pub const NULL: u16 = 0;

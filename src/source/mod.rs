@@ -2,7 +2,7 @@
 //!
 //! A source yields [`RawPacket`]s — a timestamp, the link type of the interface it was captured
 //! on, the captured bytes and the original length — and keeps [`SourceStats`] about what it
-//! read and what it could not. Files are read by the pure-Rust reader in [`file`] (pcap in both
+//! read and what it could not. Files are read by the pure-Rust reader in [`mod@file`] (pcap in both
 //! byte orders and both precisions, pcapng with mixed link types, stdin); several files are
 //! merged in timestamp order by [`merge`]. Live interfaces are read by [`live`] (libpcap, on a
 //! reader thread that also writes the pcap file). Nothing here looks inside a frame.
