@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod compare;
 pub mod plan;
 pub mod simulate;
 pub mod units;
@@ -30,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files and write report.json
     Analyze(analyze::AnalyzeArgs),
+    /// Compare vantage points: per-node traffic, playback delay behind the source, continuity
+    Compare(compare::CompareArgs),
     /// Write a synthetic SopCast-like capture and its ground truth
     Simulate(simulate::SimulateArgs),
     /// The study's capacity model: server capacity, buffer and chunk efficiency
@@ -41,6 +44,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(args),
     };

@@ -2,6 +2,8 @@
 //! renderers that turn it into JSON and a human summary. Renderers are pure functions from the
 //! model to a writer; the model holds no computation.
 
+pub mod compare;
+pub mod compare_svg;
 pub mod json;
 pub mod text;
 
