@@ -406,6 +406,20 @@ fn playback_delays(
             Ok(_) if report.traffic.video.packets_in == 0 => {
                 delays[i].reason = Some("no video received".into());
             }
+            // Its own split found "video", yet nothing it exchanged is as large as the
+            // source's video: the split separates control messages only.
+            Ok(side)
+                if report
+                    .sizes
+                    .histogram
+                    .iter()
+                    .all(|&(size, _)| size < source.threshold) =>
+            {
+                delays[i].reason = Some(format!(
+                    "no video received: no packet is as large as the source's video (≥ {} bytes); its own size split (threshold {} bytes) separates control messages only",
+                    source.threshold, side.threshold
+                ));
+            }
             Ok(side) => eligible.push((i, side)),
             Err(e) => delays[i].reason = Some(e),
         }

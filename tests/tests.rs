@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyze;
+mod compare;
 mod plan;
 mod sim;
 mod truth;

@@ -56,7 +56,7 @@ pub fn traffic<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
         .nodes
         .iter()
         .map(|n| {
-            if n.role == "source" {
+            if n.role == "source" && !n.name.contains("source") {
                 format!("{} (source)", n.name)
             } else {
                 n.name.clone()
@@ -134,22 +134,15 @@ pub fn traffic<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
                     .map_err(draw_err)?;
             }
         }
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(-0.45, y_max * 0.93), (-0.38, y_max * 0.96)],
-                DOWN.filled(),
-            )))
-            .map_err(draw_err)?
-            .label("download")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], DOWN.filled()));
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(-0.45, y_max * 0.93), (-0.38, y_max * 0.96)],
-                UP.filled(),
-            )))
-            .map_err(draw_err)?
-            .label("upload")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], UP.filled()));
+        for (label, color) in [("download", DOWN), ("upload", UP)] {
+            chart
+                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                .map_err(draw_err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
+        }
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
