@@ -434,7 +434,7 @@ fn best_index(counts: &[u64], prefer: Option<usize>) -> Option<usize> {
     counts.iter().position(|&c| c == max)
 }
 
-/// Nearest-rank style percentile (linear interpolation) of sorted values; `None` when empty.
+/// The `q` quantile of sorted values, interpolated linearly between ranks; `None` when empty.
 pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     let pos = q.clamp(0.0, 1.0) * last as f64;
