@@ -10,11 +10,13 @@
 //! report  (serde model, JSON, SVG)      → report.json and figures
 //! ```
 //!
-//! `sim` writes synthetic captures whose true metrics are known (the ground truth of the tests),
+//! `compare` runs that pipeline over several vantage points and matches their video for the
+//! playback delay behind a source. `sim` writes synthetic captures whose true metrics are known (the ground truth of the tests),
 //! `plan` is the study's capacity model, and `cli` is the only layer that knows about arguments.
 
 pub mod analysis;
 pub mod cli;
+pub mod compare;
 pub mod decode;
 pub mod flow;
 pub mod metrics;

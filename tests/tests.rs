@@ -5,6 +5,7 @@
 mod analyze;
 mod anonymize;
 mod capture;
+mod compare;
 mod plan;
 mod report;
 mod sim;

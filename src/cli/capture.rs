@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::analyze::{write_atomic, AnalysisArgs, TuneIn};
-use crate::report::anonymize::Anonymizer;
 use super::InputError;
 use crate::analysis::{self, AnalysisConfig, Analyzer};
 use crate::decode::link::linktype;
+use crate::report::anonymize::Anonymizer;
 use crate::report::{self, Report};
 use crate::source::live::{self, LiveCapture, LiveCounters, LiveError, LiveOptions, Stop};
 use crate::source::SourceStats;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod analyze;
 pub mod capture;
+pub mod compare;
 pub mod interfaces;
 pub mod plan;
 pub mod plot;
@@ -37,6 +38,8 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     /// List the interfaces `capture -i` can use
     Interfaces(interfaces::InterfacesArgs),
+    /// Compare vantage points: per-node traffic, playback delay behind the source, continuity
+    Compare(compare::CompareArgs),
     /// Write a synthetic SopCast-like capture and its ground truth
     Simulate(simulate::SimulateArgs),
     /// The study's capacity model: server capacity, buffer and chunk efficiency
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Capture(args) => capture::run(args),
         Command::Interfaces(args) => interfaces::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Plot(args) => plot::run(args),

@@ -42,7 +42,10 @@ Examples:
       `tcpdump -i any`-like capture with the local player on 127.0.0.1:8902
   peerscope simulate -o starved.pcap --link sll2 --starve-at 15s --starve-for 40s \\
       --starve-fraction 0.2
-      supply drops to 20 % of the stream rate for 40 s: the player stalls";
+      supply drops to 20 % of the stream rate for 40 s: the player stalls
+  peerscope simulate --lab --receivers 6 -o lab/ --hold 2s --net-delay 30ms
+      a source and 6 receivers in a forwarding tree: lab/source.pcap, lab/r1.pcap, …,
+      lab/lab.truth.json (input of `peerscope compare`)";
 
 /// Arguments of `peerscope simulate` (boxed: they are large next to the other subcommands').
 #[derive(Debug, clap::Args)]
@@ -56,7 +59,7 @@ pub struct SimulateArgs {
 /// The options of `peerscope simulate`.
 #[derive(Debug, clap::Args)]
 pub struct SimulateOptions {
-    /// Capture file to write
+    /// Capture file to write (with --lab: the directory to write the lab into)
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
     /// Truth file to write [default: the capture path with extension .truth.json]
@@ -125,6 +128,22 @@ pub struct SimulateOptions {
     /// Fraction of the stream rate delivered during the shortfall
     #[arg(long, value_name = "F", default_value_t = 0.5)]
     pub starve_fraction: f64,
+    /// Write a lab instead: a source and receivers in a forwarding tree, one capture per node
+    /// in the -o directory (source.pcap, r1.pcap, …) and lab.truth.json
+    #[arg(long)]
+    pub lab: bool,
+    /// Lab: receivers besides the source
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "lab")]
+    pub receivers: usize,
+    /// Lab: nominal time a receiver holds a chunk before forwarding it (× 0.75–1.25 per node)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration, requires = "lab")]
+    pub hold: f64,
+    /// Lab: one-way delay of every link
+    #[arg(long, value_name = "DURATION", default_value = "30ms", value_parser = duration, requires = "lab")]
+    pub net_delay: f64,
+    /// Lab: every sender rewrites the chunk bytes, so payloads match only one hop apart
+    #[arg(long, requires = "lab")]
+    pub rewrite_payload: bool,
 }
 
 /// A parsed `--suppliers` list (a newtype so clap treats it as one value).
@@ -220,9 +239,64 @@ pub fn default_truth_path(capture: &Path) -> PathBuf {
     capture.with_extension("truth.json")
 }
 
+/// Runs `peerscope simulate --lab`: one capture per node in the output directory.
+fn run_lab(args: &SimulateOptions) -> anyhow::Result<ExitCode> {
+    if args.link != LinkArg::Ethernet {
+        anyhow::bail!("--lab writes Ethernet captures only");
+    }
+    let cfg = sim::LabConfig {
+        seed: args.seed,
+        receivers: args.receivers,
+        duration_s: args.duration,
+        stream_rate_kbps: args.stream_rate,
+        video_size: args.video_size,
+        ack_size: args.ack_size,
+        hold_s: args.hold,
+        net_delay_s: args.net_delay,
+        rewrite_payload: args.rewrite_payload,
+        format: match args.format {
+            FormatArg::Pcap => sim::Format::Pcap,
+            FormatArg::PcapNs => sim::Format::PcapNs,
+            FormatArg::Pcapng => sim::Format::Pcapng,
+            FormatArg::PcapngNs => sim::Format::PcapngNs,
+        },
+        ..sim::LabConfig::default()
+    };
+    cfg.validate()?;
+    let dir = &args.output;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut outs = Vec::new();
+    for i in 0..=cfg.receivers {
+        let path = dir.join(sim::LabConfig::file_name(i));
+        let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        outs.push(BufWriter::with_capacity(1 << 18, f));
+    }
+    let truth = sim::generate_lab(&cfg, outs)
+        .with_context(|| format!("cannot write the lab in {}", dir.display()))?;
+    let mut json = serde_json::to_string_pretty(&truth)?;
+    json.push('\n');
+    let truth_path = args
+        .truth
+        .clone()
+        .unwrap_or_else(|| dir.join("lab.truth.json"));
+    std::fs::write(&truth_path, json)
+        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    let packets: u64 = truth.nodes.iter().map(|n| n.packets).sum();
+    println!(
+        "wrote a lab of {} nodes ({packets} packets) in {}; truth in {}",
+        truth.nodes.len(),
+        dir.display(),
+        truth_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `peerscope simulate`.
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let args = args.opts;
+    if args.lab {
+        return run_lab(&args);
+    }
     let cfg = args.config()?;
     let truth_path = args
         .truth

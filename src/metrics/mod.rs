@@ -3,10 +3,12 @@
 //! Each submodule owns one concern and the serde types of its part of the report:
 //! [`sizes`] (the video/control split), [`peers`] (who the client talks to, the tracker),
 //! [`traffic`] (rates, overhead, the time series) and [`playback`] (stream rate, start-up
-//! delay, buffer, continuity and the study's summary row). Definitions follow SPEC §2: rates
+//! delay, buffer, continuity and the study's summary row); [`delay`] matches video across
+//! several captures for the playback delay behind a source. Definitions follow SPEC §2: rates
 //! in kb/s of IP bytes, packet sizes in UDP payload bytes, times in seconds from the first
 //! packet of the capture.
 
+pub mod delay;
 pub mod peers;
 pub mod playback;
 pub mod sizes;

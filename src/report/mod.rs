@@ -3,6 +3,8 @@
 //! model to a writer; the model holds no computation.
 
 pub mod anonymize;
+pub mod compare;
+pub mod compare_svg;
 pub mod html;
 pub mod json;
 pub mod svg;

@@ -5,7 +5,8 @@
 //! peer control, video from suppliers, acks, upload to consumers, local player on loopback) →
 //! [`frame`] (link + IPv4 + UDP/TCP bytes) → [`pcap_writer`] (pcap / pcapng records), while
 //! `tally` counts every packet as it is emitted and turns the counts into the [`Truth`], with
-//! continuity and stalls from [`playout`].
+//! continuity and stalls from [`playout`]. [`lab`] writes one capture per node of a small
+//! forwarding tree (a source and receivers) with the truth of playback delay, for `compare`.
 //!
 //! Invariants the tests rely on:
 //! - same configuration and seed → byte-identical capture and truth; a shorter `duration_s`
@@ -19,6 +20,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 
 pub mod frame;
+pub mod lab;
 pub mod pcap_writer;
 pub mod playout;
 pub mod rng;
@@ -26,6 +28,7 @@ mod session;
 mod tally;
 mod truth;
 
+pub use lab::{generate_lab, LabConfig, LabNodeTruth, LabTruth, LAB_TRUTH_SCHEMA};
 pub use pcap_writer::{Format, LinkType, PcapWriter, WriterOptions};
 pub use playout::{fluid_playout, Playout, Stall};
 pub use truth::{PeerTruth, SizePeak, SupplierTruth, TrackerTruth, Truth, TRUTH_SCHEMA};

@@ -41,8 +41,14 @@ impl Merged {
     /// Hands every packet of every file to `f`, earliest first. Ties go to the file given
     /// first. Within one file, records keep their order even if timestamps go backwards.
     pub fn for_each(&mut self, mut f: impl FnMut(RawPacket<'_>)) {
+        self.for_each_indexed(|_, raw| f(raw));
+    }
+
+    /// As [`Merged::for_each`], with the index of the file each packet comes from (its place
+    /// in the list given to [`Merged::new`]).
+    pub fn for_each_indexed(&mut self, mut f: impl FnMut(usize, RawPacket<'_>)) {
         if let [only] = self.files.as_mut_slice() {
-            while only.next_packet(&mut f) {}
+            while only.next_packet(|raw| f(0, raw)) {}
             return;
         }
         let mut heads: Vec<Head> = self
@@ -68,12 +74,15 @@ impl Merged {
             }
             let Some(i) = best else { break };
             let head = &heads[i];
-            f(RawPacket {
-                ts_ns: head.ts_ns,
-                link_type: head.link_type,
-                orig_len: head.orig_len,
-                data: &head.data,
-            });
+            f(
+                i,
+                RawPacket {
+                    ts_ns: head.ts_ns,
+                    link_type: head.link_type,
+                    orig_len: head.orig_len,
+                    data: &head.data,
+                },
+            );
             refill(&mut self.files[i], &mut heads[i]);
         }
     }

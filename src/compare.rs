@@ -1,0 +1,643 @@
+//! Several vantage points compared (`peerscope compare`): one source and its receivers, each
+//! captured on its own host with clocks in sync, plus optional runs of one client at several
+//! input rates.
+//!
+//! [`compare`] takes a [`CompareConfig`] and gives an [`Outcome`]: the [`Compare`] model of
+//! `compare.json` and every node's and run's own [`Report`]. The data flow:
+//!
+//! 1. every node's capture files (and every run's) go through the one pipeline of `analyze`
+//!    ([`analysis::analyze_files`]), several at once on scoped threads (at most
+//!    `available_parallelism`);
+//! 2. each analysis gives the node's local host and video threshold; with them a second,
+//!    single pass reads the source's and the receivers' captures merged in time order (a
+//!    k-way merge) and feeds the source's sent video and each receiver's received video to
+//!    [`Matcher`] (`metrics::delay`: payload fingerprints in a bounded sliding window, rate
+//!    series for the cross-correlation fallback);
+//! 3. the delays, rates and the runs' continuity are put together into the model.
+//!
+//! Receivers are matched in groups of at most [`MAX_NODES`]; each group reads the source again.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::analysis::{self, AnalysisConfig, AnalysisError};
+use crate::decode::{self, Decoded, Frag};
+use crate::flow::INFRA_PORTS;
+use crate::metrics::delay::{MatchConfig, MatchSummary, Matcher, NodeDelay, MAX_NODES, OFFSETS};
+use crate::metrics::round;
+use crate::report::compare::{
+    Compare, CompareSummary, Matching, Node, NodeVideo, PlaybackDelay, Run, COMPARE_SCHEMA,
+    METHOD_PAYLOAD, METHOD_XCORR,
+};
+use crate::report::Report;
+use crate::source::{CaptureFile, Merged};
+
+/// Below this peak correlation the rate cross-correlation gives no delay.
+pub const MIN_XCORR_R: f64 = 0.3;
+
+/// One vantage point as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInput {
+    /// Name (letters, digits, `.`, `_`, `-`): used in paths under the output directory.
+    pub name: String,
+    /// Its capture files, merged in time order.
+    pub files: Vec<String>,
+    /// Its address, when given (else inferred as in `analyze`).
+    pub local: Option<IpAddr>,
+}
+
+/// One `--run`: a client's capture at a known input rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInput {
+    pub label: String,
+    pub input_kbps: f64,
+    pub file: String,
+}
+
+/// What a comparison needs.
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    pub nodes: Vec<NodeInput>,
+    /// Index of the source in `nodes`.
+    pub source: usize,
+    pub runs: Vec<RunInput>,
+    /// Analysis settings shared by every node (each node's `local` is set from its input).
+    pub analysis: AnalysisConfig,
+    pub matching: MatchConfig,
+    /// Largest lag searched by the cross-correlation, either way, seconds.
+    pub max_lag_s: f64,
+    /// Below this matched share, the cross-correlation gives the delay.
+    pub min_matched_share: f64,
+    /// Analyses run at once (0: `available_parallelism`).
+    pub threads: usize,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        CompareConfig {
+            nodes: Vec::new(),
+            source: 0,
+            runs: Vec::new(),
+            analysis: AnalysisConfig::default(),
+            matching: MatchConfig::default(),
+            max_lag_s: 180.0,
+            min_matched_share: 0.05,
+            threads: 0,
+        }
+    }
+}
+
+/// Errors that leave nothing to compare.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompareError {
+    /// The configuration is inconsistent (no nodes, a bad name, the source out of range).
+    #[error("{reason}")]
+    Invalid { reason: String },
+    /// A node's captures could not be analysed.
+    #[error("node {name}: {source}")]
+    Node {
+        name: String,
+        #[source]
+        source: AnalysisError,
+    },
+    /// A run's capture could not be analysed.
+    #[error("run {label}: {source}")]
+    Run {
+        label: String,
+        #[source]
+        source: AnalysisError,
+    },
+}
+
+/// The comparison and the reports it was made from.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub compare: Compare,
+    /// One per node, in the order of `CompareConfig::nodes`.
+    pub node_reports: Vec<Report>,
+    /// One per run.
+    pub run_reports: Vec<Report>,
+}
+
+/// Whether `name` can name a node (and a directory under the output).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Runs the comparison.
+pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
+    validate(cfg)?;
+    let mut jobs: Vec<(Vec<String>, AnalysisConfig)> = Vec::new();
+    for n in &cfg.nodes {
+        let mut a = cfg.analysis.clone();
+        a.progress = false;
+        if n.local.is_some() {
+            a.table.local = n.local;
+        }
+        jobs.push((n.files.clone(), a));
+    }
+    for r in &cfg.runs {
+        let mut a = cfg.analysis.clone();
+        a.progress = false;
+        jobs.push((vec![r.file.clone()], a));
+    }
+    let threads = if cfg.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        cfg.threads
+    };
+    let mut results = analyse_all(&jobs, threads).into_iter();
+    let mut node_reports = Vec::with_capacity(cfg.nodes.len());
+    for n in &cfg.nodes {
+        match results.next() {
+            Some(Ok(r)) => node_reports.push(r),
+            Some(Err(e)) => {
+                return Err(CompareError::Node {
+                    name: n.name.clone(),
+                    source: e,
+                })
+            }
+            None => {
+                return Err(CompareError::Invalid {
+                    reason: "an analysis went missing".into(),
+                })
+            }
+        }
+    }
+    let mut run_reports = Vec::with_capacity(cfg.runs.len());
+    for r in &cfg.runs {
+        match results.next() {
+            Some(Ok(rep)) => run_reports.push(rep),
+            Some(Err(e)) => {
+                return Err(CompareError::Run {
+                    label: r.label.clone(),
+                    source: e,
+                })
+            }
+            None => {
+                return Err(CompareError::Invalid {
+                    reason: "an analysis went missing".into(),
+                })
+            }
+        }
+    }
+    let (delays, matching, mut warnings) = playback_delays(cfg, &node_reports);
+    let mut nodes = Vec::with_capacity(cfg.nodes.len());
+    for (i, (input, report)) in cfg.nodes.iter().zip(&node_reports).enumerate() {
+        let role = if i == cfg.source {
+            "source"
+        } else {
+            "receiver"
+        };
+        nodes.push(Node {
+            name: input.name.clone(),
+            role: role.into(),
+            ip: report.local.ip.clone(),
+            file: input.files.first().cloned().unwrap_or_default(),
+            files: input.files.clone(),
+            report: format!("nodes/{}/report.json", input.name),
+            duration_s: report.capture.duration_s,
+            download_kbps: report.traffic.download_kbps,
+            upload_kbps: report.traffic.upload_kbps,
+            video: NodeVideo {
+                download_kbps: report.traffic.video.download_kbps,
+                upload_kbps: report.traffic.video.upload_kbps,
+            },
+            playback_delay: delays[i].clone(),
+            continuity: report.continuity.index,
+            summary: report.summary.clone(),
+            warnings: report.capture.warnings.clone(),
+        });
+        for w in &report.capture.warnings {
+            warnings.push(format!("{}: {w}", input.name));
+        }
+    }
+    let runs = cfg
+        .runs
+        .iter()
+        .zip(&run_reports)
+        .map(|(r, rep)| Run {
+            label: r.label.clone(),
+            input_kbps: r.input_kbps,
+            file: r.file.clone(),
+            continuity: rep.continuity.index,
+            stream_rate_kbps: rep.stream.rate_kbps,
+            stalls: rep.continuity.stalls.len(),
+            reason: rep
+                .continuity
+                .index
+                .is_none()
+                .then(|| rep.continuity.model.clone()),
+        })
+        .collect::<Vec<_>>();
+    let summary = summary(&nodes, cfg.source);
+    let methods: Vec<&str> = nodes
+        .iter()
+        .filter_map(|n| n.playback_delay.method.as_deref())
+        .collect();
+    let method = if methods.is_empty() {
+        None
+    } else if methods.iter().all(|m| *m == methods[0]) {
+        Some(methods[0].to_string())
+    } else {
+        Some("mixed".to_string())
+    };
+    let mut figures = vec!["traffic.svg".to_string()];
+    if nodes.len() > 1 {
+        figures.push("delay.svg".into());
+    }
+    if !runs.is_empty() {
+        figures.push("continuity.svg".into());
+    }
+    let compare = Compare {
+        schema: COMPARE_SCHEMA.into(),
+        generator: format!("peerscope {}", env!("CARGO_PKG_VERSION")),
+        source: cfg.nodes[cfg.source].name.clone(),
+        method,
+        matching,
+        nodes,
+        runs,
+        summary,
+        figures,
+        warnings,
+    };
+    Ok(Outcome {
+        compare,
+        node_reports,
+        run_reports,
+    })
+}
+
+fn validate(cfg: &CompareConfig) -> Result<(), CompareError> {
+    let bad = |reason: String| Err(CompareError::Invalid { reason });
+    if cfg.nodes.is_empty() {
+        return bad("no nodes to compare: give --node NAME=FILE".into());
+    }
+    if cfg.source >= cfg.nodes.len() {
+        return bad("the source is not one of the nodes".into());
+    }
+    for (i, n) in cfg.nodes.iter().enumerate() {
+        if !valid_name(&n.name) {
+            return bad(format!(
+                "node name '{}': use letters, digits, '.', '_' or '-' (at most 64)",
+                n.name
+            ));
+        }
+        if cfg.nodes[..i].iter().any(|m| m.name == n.name) {
+            return bad(format!("node '{}' is given twice", n.name));
+        }
+        if n.files.is_empty() {
+            return bad(format!("node '{}' has no capture file", n.name));
+        }
+        if n.files.iter().any(|f| f == "-") {
+            return bad(format!(
+                "node '{}': standard input cannot be compared (it is read twice)",
+                n.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+type Job = (Vec<String>, AnalysisConfig);
+
+/// Analyses every job, at most `threads` at once; results in job order.
+fn analyse_all(jobs: &[Job], threads: usize) -> Vec<Result<Report, AnalysisError>> {
+    let workers = threads.clamp(1, jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<Report, AnalysisError>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((files, cfg)) = jobs.get(i) else {
+                    break;
+                };
+                let r = analysis::analyze_files(files, cfg);
+                if let Some(Ok(mut slot)) = slots.get(i).map(|m| m.lock()) {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(AnalysisError::NoInput("the analysis did not finish".into()))
+            })
+        })
+        .collect()
+}
+
+/// A node as the matching pass sees it.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    ip: IpAddr,
+    threshold: u32,
+}
+
+fn side_of(report: &Report) -> Result<Side, String> {
+    let ip = report
+        .local
+        .ip
+        .as_deref()
+        .and_then(|s| s.parse::<IpAddr>().ok())
+        .ok_or_else(|| "no local host could be inferred: give NAME=FILE@IP".to_string())?;
+    let threshold = report
+        .sizes
+        .threshold
+        .ok_or_else(|| "no video: video and control could not be separated".to_string())?;
+    Ok(Side { ip, threshold })
+}
+
+/// The playback delay of every node (the source's says it is the reference), the matching
+/// section, and warnings.
+fn playback_delays(
+    cfg: &CompareConfig,
+    reports: &[Report],
+) -> (Vec<PlaybackDelay>, Matching, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut delays: Vec<PlaybackDelay> = reports.iter().map(|_| PlaybackDelay::default()).collect();
+    let mut matching = Matching {
+        offsets_tried: OFFSETS.iter().map(|&o| o as u32).collect(),
+        offset: None,
+        horizon_s: round(cfg.matching.horizon_ns as f64 / 1e9, 6),
+        max_window_entries: cfg.matching.max_entries as u64,
+        peak_window_entries: 0,
+        evicted_early: 0,
+        source_video_packets: 0,
+        min_matched_share: cfg.min_matched_share,
+        bin_s: round(cfg.matching.bin_ns as f64 / 1e9, 6),
+        max_lag_s: cfg.max_lag_s,
+    };
+    delays[cfg.source].reason = Some("the source: the reference of every delay".into());
+    let source = match side_of(&reports[cfg.source]) {
+        Ok(s) if reports[cfg.source].traffic.video.packets_out > 0 => s,
+        Ok(_) | Err(_) => {
+            let why = match side_of(&reports[cfg.source]) {
+                Err(e) => format!("the source: {e}"),
+                Ok(_) => "the source sent no video".to_string(),
+            };
+            for (i, d) in delays.iter_mut().enumerate() {
+                if i != cfg.source {
+                    d.reason = Some(why.clone());
+                }
+            }
+            warnings.push(format!("no playback delay: {why}"));
+            return (delays, matching, warnings);
+        }
+    };
+    let mut eligible: Vec<(usize, Side)> = Vec::new();
+    for (i, report) in reports.iter().enumerate() {
+        if i == cfg.source {
+            continue;
+        }
+        match side_of(report) {
+            Ok(_) if report.traffic.video.packets_in == 0 => {
+                delays[i].reason = Some("no video received".into());
+            }
+            // Its own split found "video", yet nothing it exchanged is as large as the
+            // source's video: the split separates control messages only.
+            Ok(side)
+                if report
+                    .sizes
+                    .histogram
+                    .iter()
+                    .all(|&(size, _)| size < source.threshold) =>
+            {
+                delays[i].reason = Some(format!(
+                    "no video received: no packet is as large as the source's video (≥ {} bytes); its own size split (threshold {} bytes) separates control messages only",
+                    source.threshold, side.threshold
+                ));
+            }
+            Ok(side) => eligible.push((i, side)),
+            Err(e) => delays[i].reason = Some(e),
+        }
+    }
+    let mut best_counts: Vec<(u32, u64)> = Vec::new();
+    for group in eligible.chunks(MAX_NODES) {
+        match match_group(cfg, source, group) {
+            Ok(summary) => {
+                matching.peak_window_entries = matching
+                    .peak_window_entries
+                    .max(summary.peak_window_entries as u64);
+                matching.evicted_early += summary.evicted_early;
+                matching.source_video_packets = summary.source_video_packets;
+                if summary.evicted_early > 0 {
+                    warnings.push(format!(
+                        "the fingerprint window was full: {} source packets left it before the horizon (delays that long may be missed)",
+                        summary.evicted_early
+                    ));
+                }
+                if let Some(o) = summary.best_offset {
+                    let matched: u64 = summary.nodes.iter().map(|n| n.matched).sum();
+                    best_counts.push((o as u32, matched));
+                }
+                for ((i, _), nd) in group.iter().zip(&summary.nodes) {
+                    delays[*i] = delay_of(nd, cfg.min_matched_share);
+                }
+            }
+            Err(e) => {
+                for (i, _) in group {
+                    delays[*i].reason = Some(format!("captures could not be read again: {e}"));
+                }
+                warnings.push(e);
+            }
+        }
+    }
+    matching.offset = best_counts.iter().max_by_key(|(_, n)| *n).map(|(o, _)| *o);
+    (delays, matching, warnings)
+}
+
+/// Who a file belongs to in the matching pass.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Source,
+    Node(usize),
+}
+
+/// One merged pass over the source's files and a group of receivers' files.
+fn match_group(
+    cfg: &CompareConfig,
+    source: Side,
+    group: &[(usize, Side)],
+) -> Result<MatchSummary, String> {
+    let mut files = Vec::new();
+    let mut owners = Vec::new();
+    let mut open = |path: &str, owner: Owner| -> Result<(), String> {
+        let f = CaptureFile::open(path).map_err(|e| e.to_string())?;
+        files.push(f);
+        owners.push(owner);
+        Ok(())
+    };
+    for path in &cfg.nodes[cfg.source].files {
+        open(path, Owner::Source)?;
+    }
+    for (k, (i, _)) in group.iter().enumerate() {
+        for path in &cfg.nodes[*i].files {
+            open(path, Owner::Node(k))?;
+        }
+    }
+    let sides: Vec<Side> = group.iter().map(|(_, s)| *s).collect();
+    let mut matcher = Matcher::new(group.len(), cfg.matching);
+    let mut merged = Merged::new(files);
+    merged.for_each_indexed(|fi, raw| {
+        let Some(&owner) = owners.get(fi) else {
+            return;
+        };
+        let Decoded::Packet(p) = decode::decode(&raw) else {
+            return;
+        };
+        let node = match owner {
+            Owner::Source => None,
+            Owner::Node(k) => Some(k),
+        };
+        matcher.cover(node, p.ts_ns);
+        if !p.is_udp()
+            || matches!(p.frag, Frag::Later { .. })
+            || INFRA_PORTS.contains(&p.sport)
+            || INFRA_PORTS.contains(&p.dport)
+        {
+            return;
+        }
+        match owner {
+            Owner::Source => {
+                if p.src == source.ip && p.payload_len >= source.threshold {
+                    matcher.source_sent(p.ts_ns, p.payload, p.ip_len);
+                }
+            }
+            Owner::Node(k) => {
+                if let Some(side) = sides.get(k) {
+                    if p.dst == side.ip && p.payload_len >= side.threshold {
+                        matcher.node_received(k, p.ts_ns, p.payload, p.ip_len);
+                    }
+                }
+            }
+        }
+    });
+    Ok(matcher.finish(cfg.max_lag_s))
+}
+
+/// A receiver's delay from what the matcher found.
+fn delay_of(nd: &NodeDelay, min_share: f64) -> PlaybackDelay {
+    let share = nd.matched_share();
+    let mut d = PlaybackDelay {
+        method: None,
+        median_s: None,
+        p10_s: None,
+        p90_s: None,
+        matched_share: share.map(|s| round(s, 4)),
+        matched_packets: nd.matched,
+        video_packets: nd.video_received,
+        offset: nd.offset.map(|o| o as u32),
+        xcorr_r: nd.xcorr.map(|(_, r)| round(r, 4)),
+        reason: None,
+    };
+    let Some(share) = share else {
+        d.reason = Some("no video received".into());
+        return d;
+    };
+    if share >= min_share && nd.median_s.is_some() {
+        d.method = Some(METHOD_PAYLOAD.into());
+        d.median_s = nd.median_s.map(|x| round(x, 6));
+        d.p10_s = nd.p10_s.map(|x| round(x, 6));
+        d.p90_s = nd.p90_s.map(|x| round(x, 6));
+        return d;
+    }
+    let pct = share * 100.0;
+    match nd.xcorr {
+        Some((lag, r)) if r >= MIN_XCORR_R => {
+            d.method = Some(METHOD_XCORR.into());
+            d.median_s = Some(round(lag, 6));
+            d.reason = Some(format!(
+                "{pct:.1} % of the video packets matched the source's payloads: the delay is the lag of the best cross-correlation of the video rate series (r = {r:.2})"
+            ));
+        }
+        Some((_, r)) => {
+            d.reason = Some(format!(
+                "{pct:.1} % of the video packets matched the source's payloads and the video rate series do not correlate (best r = {r:.2} < {MIN_XCORR_R})"
+            ));
+        }
+        None => {
+            d.reason = Some(format!(
+                "{pct:.1} % of the video packets matched the source's payloads and the captures overlap too little to correlate their rate series"
+            ));
+        }
+    }
+    d
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (n, s) = v.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    (n > 0).then(|| round(s / n as f64, 3))
+}
+
+fn summary(nodes: &[Node], source: usize) -> CompareSummary {
+    let receivers: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != source)
+        .map(|(_, n)| n)
+        .collect();
+    let src = &nodes[source];
+    CompareSummary {
+        source_upload_kbps: src.upload_kbps,
+        source_video_upload_kbps: src.video.upload_kbps,
+        receivers: receivers.len(),
+        mean_receiver_download_kbps: mean(receivers.iter().map(|n| n.download_kbps)),
+        mean_receiver_upload_kbps: mean(receivers.iter().map(|n| n.upload_kbps)),
+        mean_receiver_video_download_kbps: mean(receivers.iter().map(|n| n.video.download_kbps)),
+        mean_receiver_video_upload_kbps: mean(receivers.iter().map(|n| n.video.upload_kbps)),
+        mean_playback_delay_s: mean(receivers.iter().filter_map(|n| n.playback_delay.median_s))
+            .map(|x| round(x, 6)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("r1"));
+        assert!(valid_name("home-dsl.2"));
+        assert!(!valid_name(""));
+        assert!(!valid_name(".."));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name("<x>"));
+    }
+
+    #[test]
+    fn delay_falls_back_and_explains() {
+        let nd = NodeDelay {
+            video_received: 100,
+            matched: 0,
+            offset: None,
+            median_s: None,
+            p10_s: None,
+            p90_s: None,
+            xcorr: Some((2.1, 0.8)),
+        };
+        let d = delay_of(&nd, 0.05);
+        assert_eq!(d.method.as_deref(), Some(METHOD_XCORR));
+        assert_eq!(d.median_s, Some(2.1));
+        let flat = NodeDelay {
+            xcorr: Some((0.0, 0.1)),
+            ..nd.clone()
+        };
+        let d = delay_of(&flat, 0.05);
+        assert_eq!(d.median_s, None);
+        assert!(d.reason.unwrap().contains("do not correlate"));
+    }
+}
