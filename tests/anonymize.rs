@@ -150,3 +150,75 @@ fn issue7_unwritable_output_is_a_clear_error() {
     assert!(err.contains("cannot create"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn issue7_compare_anonymizes_every_file_of_the_run_consistently() {
+    let dir = tmp("anon-lab");
+    let lab = dir.join("lab");
+    let sim = bin()
+        .args([
+            "simulate",
+            "--lab",
+            "--receivers",
+            "3",
+            "--duration",
+            "15s",
+            "-o",
+        ])
+        .arg(&lab)
+        .output()
+        .unwrap();
+    assert!(sim.status.success(), "{}", stderr(&sim));
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(lab.join("lab.truth.json")).unwrap()).unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let out = dir.join("out");
+    let mut cmd = bin();
+    cmd.arg("compare")
+        .arg("--anonymize-key")
+        .arg(&key)
+        .arg("-o")
+        .arg(&out);
+    let mut ips = Vec::new();
+    for node in truth["nodes"].as_array().unwrap() {
+        let name = node["name"].as_str().unwrap();
+        cmd.arg("--node").arg(format!(
+            "{name}={}",
+            lab.join(node["file"].as_str().unwrap()).display()
+        ));
+        ips.push(node["ip"].as_str().unwrap().to_string());
+    }
+    let run = cmd.arg("--source").arg("source").output().unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    let mut files = vec![out.clone()];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        seen += 1;
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        for ip in &ips {
+            assert!(
+                !contains_address(&text, ip),
+                "{ip} appears in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(seen >= 5, "compare.json, node reports, figures and page");
+    // One key for the run: the source's pseudonym in compare.json is the one its own report
+    // and the receivers' reports use.
+    let compare: Value =
+        serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    let key_bytes = Anonymizer::key_from_bytes(&[7u8; 32]).unwrap();
+    let mut anon = Anonymizer::new(&key_bytes);
+    let source_ip: std::net::IpAddr = ips[0].parse().unwrap();
+    let pseudonym = anon.address(source_ip).to_string();
+    let nodes = compare["nodes"].as_array().unwrap();
+    assert!(nodes
+        .iter()
+        .any(|n| n["ip"].as_str() == Some(pseudonym.as_str())));
+}

@@ -60,18 +60,23 @@ pub struct AnalysisArgs {
 impl AnalysisArgs {
     /// The anonymiser asked for, if any.
     pub fn anonymizer(&self) -> anyhow::Result<Option<Anonymizer>> {
-        let key = match (&self.anonymize_key, self.anonymize) {
-            (Some(path), _) => {
-                let bytes = fs::read(path)
-                    .with_context(|| format!("cannot read key file {}", path.display()))?;
-                Anonymizer::key_from_bytes(&bytes)
-                    .map_err(|e| InputError(format!("{}: {e}", path.display())))?
-            }
-            (None, true) => Anonymizer::random_key().context("no random key available")?,
-            (None, false) => return Ok(None),
-        };
-        Ok(Some(Anonymizer::new(&key)))
+        anonymizer(self.anonymize, self.anonymize_key.as_deref())
     }
+}
+
+/// The anonymiser for `--anonymize` / `--anonymize-key FILE`, if either was given.
+pub fn anonymizer(wanted: bool, key_file: Option<&Path>) -> anyhow::Result<Option<Anonymizer>> {
+    let key = match (key_file, wanted) {
+        (Some(path), _) => {
+            let bytes = fs::read(path)
+                .with_context(|| format!("cannot read key file {}", path.display()))?;
+            Anonymizer::key_from_bytes(&bytes)
+                .map_err(|e| InputError(format!("{}: {e}", path.display())))?
+        }
+        (None, true) => Anonymizer::random_key().context("no random key available")?,
+        (None, false) => return Ok(None),
+    };
+    Ok(Some(Anonymizer::new(&key)))
 }
 
 /// Refuses to mix a run's files with an earlier run's: a directory that exists and holds

@@ -53,6 +53,16 @@ pub struct CompareArgs {
     /// Analyses run at once [default: the number of cores]
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Replace every address in compare.json, the node reports, figures and page with a keyed
+    /// prefix-preserving pseudonym (one key for the whole run: all files agree)
+    #[arg(long)]
+    pub anonymize: bool,
+    /// Key for --anonymize (32 bytes or 64 hex digits); implies --anonymize
+    #[arg(long, value_name = "FILE")]
+    pub anonymize_key: Option<PathBuf>,
+    /// Write into an output directory that already holds files
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// One `--node` value.
@@ -184,7 +194,22 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             return Err(InputError(format!("node {}: no packets in the capture", n.name)).into());
         }
     }
-    let c = &outcome.compare;
+    let anonymizer = super::analyze::anonymizer(args.anonymize, args.anonymize_key.as_deref())?;
+    let (compare_model, node_reports) = match anonymizer {
+        Some(mut anon) => {
+            let mut v = serde_json::to_value(&outcome.compare)?;
+            anon.value(&mut v);
+            let model: model::Compare = serde_json::from_value(v)?;
+            let reports = outcome
+                .node_reports
+                .iter()
+                .map(|r| anon.report(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            (model, reports)
+        }
+        None => (outcome.compare.clone(), outcome.node_reports.clone()),
+    };
+    let c = &compare_model;
     for w in &c.warnings {
         eprintln!("peerscope: warning: {w}");
     }
@@ -192,8 +217,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join("compare"));
-    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    for (n, r) in c.nodes.iter().zip(&outcome.node_reports) {
+    super::analyze::prepare_out_dir(&out, args.force)?;
+    for (n, r) in c.nodes.iter().zip(&node_reports) {
         let path = out.join(&n.report);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
