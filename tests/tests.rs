@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyze;
+mod fuzz_regressions;
+mod hostile;
 mod plan;
 mod sim;
 mod truth;
