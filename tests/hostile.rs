@@ -586,3 +586,34 @@ fn unusable_headers_exit_2_with_one_line_naming_the_file() {
         assert!(err.contains(&*path.to_string_lossy()), "{name}: {err}");
     }
 }
+
+#[test]
+fn timestamps_a_century_apart_finish_quickly() {
+    // Two records 4,000,000,000 s (127 years) apart: the timeline keeps 10⁶ bins (27.8 h) and
+    // the playback model stops there; it used to walk 4·10¹⁰ empty bins.
+    let frames = [
+        (1_000_000_000u64, udp(&ETH, 2, 1000)),
+        (1_000_000_010, udp(&ETH, 3, 40)),
+        (4_000_000_000 * 1_000_000_000, udp(&ETH, 2, 1000)),
+    ];
+    let started = std::time::Instant::now();
+    let (_, out, r) = run(
+        "century",
+        &pcap(LinkType::Ethernet, WriterOptions::default(), &frames),
+    );
+    let r = ok(&out, r);
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert_eq!(r.capture.packets, 3);
+    assert!(
+        has_warning(
+            &r,
+            "1 packets lie too far from the first timestamp to be placed on the timeline"
+        ),
+        "{:?}",
+        r.capture.warnings
+    );
+    assert_eq!(
+        r.capture.end.as_deref(),
+        Some("2096-10-02T07:06:40.000000Z")
+    );
+}

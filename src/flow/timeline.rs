@@ -71,6 +71,11 @@ impl Timeline {
         self.bin_ns
     }
 
+    /// Most bins kept: packets later than `max_bins` bins after the first frame are unbinned.
+    pub fn max_bins(&self) -> usize {
+        self.max_bins
+    }
+
     /// Width of a series window in nanoseconds.
     pub fn window_ns(&self) -> i64 {
         self.window_ns

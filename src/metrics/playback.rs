@@ -318,7 +318,11 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
     let bins = fin.timeline.bins();
     let bin_ns = fin.timeline.bin_ns();
     let bin_s = bin_ns as f64 / 1e9;
-    let end_s = (fin.last_ns - fin.first_ns).max(0) as f64 / 1e9;
+    // The timeline keeps at most `max_bins` bins (later packets are unbinned, with a warning):
+    // the playback model stops there too. Uncapped, two records with timestamps years apart
+    // made it walk billions of empty bins (found by fuzzing).
+    let end_s = ((fin.last_ns - fin.first_ns).max(0) as f64 / 1e9)
+        .min(fin.timeline.max_bins() as f64 * bin_s);
     let total_bins = ((end_s / bin_s).ceil() as usize).max(bins.len());
     let video: Vec<u64> = bins.iter().map(|b| b.video_down_payload).collect();
     let first_video = first_video_ns(fin);
