@@ -617,3 +617,39 @@ fn timestamps_a_century_apart_finish_quickly() {
         Some("2096-10-02T07:06:40.000000Z")
     );
 }
+
+#[test]
+fn full_pair_table_reports_the_overflow() {
+    // 60 sources, each sending two packets, into a table of 10 pairs.
+    let frames: Vec<(u64, Vec<u8>)> = (0..120u64)
+        .map(|i| (T0 + i * MS, udp(&ETH, 2 + (i % 60) as u8, 100)))
+        .collect();
+    let path = tmp("overflow-in").join("overflow.pcap");
+    std::fs::write(
+        &path,
+        pcap(LinkType::Ethernet, WriterOptions::default(), &frames),
+    )
+    .unwrap();
+    let (out, r) = analyze("overflow", &[&path.to_string_lossy(), "--max-pairs", "10"]);
+    let r = ok(&out, r);
+    assert_eq!(r.peers.overflow.packets, 100);
+    assert_eq!(r.peers.overflow.ip_bytes, 100 * 128);
+    // Estimated, but a sketch of 4096 registers counts 50 pairs exactly or nearly.
+    assert!(
+        (49..=51).contains(&r.peers.overflow.pairs),
+        "{:?}",
+        r.peers.overflow
+    );
+    assert!(
+        has_warning(
+            &r,
+            &format!(
+                "the address-pair table was full (--max-pairs 10): about {} more address pairs, 100 packets, were counted only in peers.overflow",
+                r.peers.overflow.pairs
+            )
+        ),
+        "{:?}",
+        r.capture.warnings
+    );
+    assert_eq!(r.peers.contacted, 10);
+}
