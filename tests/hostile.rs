@@ -519,8 +519,10 @@ fn pcapng_packet_on_an_undeclared_interface_is_skipped_and_warned() {
     none.extend(ng_epb(0, frames[0].0, &frames[0].1));
     let (path, out, _) = run("ng-noidb", &none);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(&*path.to_string_lossy()));
-    assert!(stderr(&out).contains("1 pcapng packets name an interface"));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&*path.to_string_lossy()), "{err}");
+    assert!(err.contains("1 pcapng packets name an interface"), "{err}");
 }
 
 #[test]
@@ -585,6 +587,19 @@ fn unusable_headers_exit_2_with_one_line_naming_the_file() {
         assert!(err.len() < 200, "{name}: {err}");
         assert!(err.contains(&*path.to_string_lossy()), "{name}: {err}");
     }
+    // A pcap header followed by a record claiming more bytes than the file has: no packets,
+    // one line saying why (analyze.rs checks the exit code and the name).
+    let fuzzed = crate::util::shared("ndpi__fuzz-2021-10-13.pcap");
+    let (out, _) = analyze("fuzz-one-line", &[&fuzzed]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "no packets in the capture (file ends in the middle of a record after 0 packets"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
