@@ -9,6 +9,8 @@
 #     pair table fills to --max-pairs and the rest goes to peers.overflow. Target ≤ 300 MB.
 # (b) sopcast-N: `peerscope simulate --stream-rate 20Mbps` (~4,900 packets per simulated
 #     second), at two lengths. Target ≤ 100 MB, and the same at both lengths.
+# (c) tiny-day: 12 packets spread over 27.8 h, the longest span the timeline bins (10^6 bins of
+#     100 ms): the worst a tiny file can cost, since memory follows the duration.
 # Captures are written to $MEM_DIR (default /tmp/peerscope-mem) and kept for reruns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +56,25 @@ for n in "${sizes[@]}"; do
   fi
   measure "sopcast-$n" "$cap"
 done
+
+# (c) Raw IPv4: two peers send 1000- and 40-byte payloads to 192.0.2.1 at the start and 99,990 s
+# later.
+cap="$dir/tiny-day.pcap"
+python3 - "$cap" <<'PY'
+import struct, sys
+out = open(sys.argv[1], "wb")
+out.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+def udp(src, dst, n):
+    u = struct.pack(">HHHH", 4000, 8000, 8 + n, 0) + b"x" * n
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(u), 1, 0, 64, 17, 0,
+                       bytes(src), bytes(dst)) + u
+local = [192, 0, 2, 1]
+for t in (0, 10_000, 99_990_000_000, 99_990_010_000):  # microseconds
+    for i, (src, dst, n) in enumerate([([198, 51, 100, 2], local, 1000),
+                                       ([198, 51, 100, 3], local, 40),
+                                       (local, [198, 51, 100, 2], 40)]):
+        us = 1_767_268_800_000_000 + t + i * 1000
+        f = udp(src, dst, n)
+        out.write(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(f), len(f)) + f)
+PY
+measure tiny-day "$cap"
