@@ -373,8 +373,8 @@ pub fn build_report(
     }
     if fin.overflow.pairs_refused > 0 {
         warnings.push(format!(
-            "the address-pair table was full: {} packets of new pairs were counted only in peers.overflow",
-            fin.overflow.packets
+            "the address-pair table was full (--max-pairs {}): about {} more address pairs, {} packets, were counted only in peers.overflow",
+            cfg.table.max_pairs, fin.overflow.pairs, fin.overflow.packets
         ));
     }
     if fin.timeline.unbinned > 0 {

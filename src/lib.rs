@@ -13,12 +13,15 @@
 //! `compare` runs that pipeline over several vantage points and matches their video for the
 //! playback delay behind a source. `sim` writes synthetic captures whose true metrics are known (the ground truth of the tests),
 //! `plan` is the study's capacity model, and `cli` is the only layer that knows about arguments.
+//! `harness` (hidden) holds the fuzzing entry points shared by `fuzz/` and the regression tests.
 
 pub mod analysis;
 pub mod cli;
 pub mod compare;
 pub mod decode;
 pub mod flow;
+#[doc(hidden)]
+pub mod harness;
 pub mod metrics;
 pub mod plan;
 pub mod report;

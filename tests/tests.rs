@@ -6,6 +6,8 @@ mod analyze;
 mod anonymize;
 mod capture;
 mod compare;
+mod fuzz_regressions;
+mod hostile;
 mod plan;
 mod report;
 mod sim;

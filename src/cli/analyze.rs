@@ -244,11 +244,28 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         report = anon.report(&report).context("anonymising the report")?;
     }
     let names = args.files.join(", ");
+    if report.capture.packets == 0 {
+        // Nothing to report: one line naming the input, with what the reader found in it.
+        let found: Vec<&str> = report
+            .capture
+            .warnings
+            .iter()
+            .map(|w| {
+                args.files
+                    .iter()
+                    .find_map(|f| w.strip_prefix(f.as_str())?.strip_prefix(": "))
+                    .unwrap_or(w)
+            })
+            .collect();
+        let detail = if found.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", found.join("; "))
+        };
+        return Err(InputError(format!("{names}: no packets in the capture{detail}")).into());
+    }
     for w in &report.capture.warnings {
         eprintln!("peerscope: warning: {w}");
-    }
-    if report.capture.packets == 0 {
-        return Err(InputError(format!("{names}: no packets in the capture")).into());
     }
     let out = args
         .out

@@ -224,17 +224,8 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts_ns: i64) -> Result<Packet<'_>, Malfor
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let mut frag = Frag::Whole;
-            for ext in v6.extensions().clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                    let id = f.identification();
-                    if f.fragment_offset().value() > 0 {
-                        frag = Frag::Later { id };
-                    } else if f.more_fragments() {
-                        frag = Frag::First { id };
-                    }
-                }
-            }
+            let exts = v6.extensions();
+            let frag = ipv6_frag(exts.first_header(), exts.slice());
             let payload_len = usize::from(h.payload_length());
             let claimed = (payload_len > 0).then_some(40 + payload_len);
             (
@@ -335,6 +326,60 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts_ns: i64) -> Result<Packet<'_>, Malfor
         _ => {}
     }
     Ok(packet)
+}
+
+/// IPv6 extension header numbers (RFC 8200 §4; Authentication Header RFC 4302).
+const IPV6_HOP_BY_HOP: u8 = 0;
+const IPV6_ROUTE: u8 = 43;
+const IPV6_FRAGMENT: u8 = 44;
+const IPV6_AUTH: u8 = 51;
+const IPV6_DEST_OPTIONS: u8 = 60;
+
+/// Where an IPv6 packet sits in its datagram, from the extension headers etherparse accepted
+/// (`exts`, starting with header type `first`); the last Fragment header wins.
+///
+/// Walked by hand with checked slicing rather than with etherparse's extension iterator: in
+/// etherparse 0.21, when the lax parser stopped at a broken header (a second Hop-by-Hop, a
+/// header cut short), the last accepted header names another extension and the iterator reads
+/// it from past the end of the slice (out of bounds, found by fuzzing).
+fn ipv6_frag(first: Option<IpNumber>, exts: &[u8]) -> Frag {
+    let Some(mut next) = first.map(|n| n.0) else {
+        return Frag::Whole;
+    };
+    let mut rest = exts;
+    let mut frag = Frag::Whole;
+    loop {
+        // RFC 8200 §4.3–4.6: length in 8-octet units not counting the first 8; RFC 4302 §2.2:
+        // in 4-octet units minus 2; the Fragment header is always 8 octets.
+        let len = match next {
+            IPV6_HOP_BY_HOP | IPV6_ROUTE | IPV6_DEST_OPTIONS => match rest.get(1) {
+                Some(&n) => (usize::from(n) + 1) * 8,
+                None => break,
+            },
+            IPV6_AUTH => match rest.get(1) {
+                Some(&n) => (usize::from(n) + 2) * 4,
+                None => break,
+            },
+            IPV6_FRAGMENT => 8,
+            _ => break,
+        };
+        let Some(hdr) = rest.get(..len) else {
+            break;
+        };
+        if next == IPV6_FRAGMENT {
+            // next(1) reserved(1) offset(13 bits) res(2) M(1) identification(4)
+            let offset_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
+            let id = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+            if offset_flags >> 3 > 0 {
+                frag = Frag::Later { id };
+            } else if offset_flags & 1 == 1 {
+                frag = Frag::First { id };
+            }
+        }
+        next = hdr[0];
+        rest = &rest[len..];
+    }
+    frag
 }
 
 #[cfg(test)]
@@ -474,6 +519,34 @@ mod tests {
         assert_eq!(p.frag, Frag::Later { id: 1 });
         assert_eq!(p.transport, Transport::Other(17));
         assert_eq!(p.ip_len, 128);
+    }
+
+    /// IPv6 UDP with a Hop-by-Hop header naming a second Hop-by-Hop (illegal, RFC 8200 §4.1):
+    /// the fuzzer's first find, which made etherparse's extension iterator read out of bounds.
+    #[test]
+    fn ipv6_second_hop_by_hop_is_an_anomaly_not_a_crash() {
+        let mut p = vec![0x60, 0, 0, 0, 0, 16, 0, 64];
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p.extend_from_slice(&[0, 0, 1, 4, 0, 0, 0, 0]); // HBH, next = HBH again
+        p.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+        let Decoded::Packet(d) = decode(&raw(&p, p.len())) else {
+            panic!("decodes")
+        };
+        assert_eq!(d.anomaly, Some(Anomaly::BadIpExtension));
+        assert_eq!(d.frag, Frag::Whole);
+    }
+
+    #[test]
+    fn ipv6_fragment_headers_by_hand() {
+        // Destination options, then a first fragment of datagram 7.
+        let exts = [44, 0, 1, 4, 0, 0, 0, 0, 17, 0, 0, 1, 0, 0, 0, 7];
+        assert_eq!(ipv6_frag(Some(IpNumber(60)), &exts), Frag::First { id: 7 });
+        // A later fragment (offset 1), and a chain cut short.
+        let later = [17, 0, 0, 8, 0, 0, 0, 9];
+        assert_eq!(ipv6_frag(Some(IpNumber(44)), &later), Frag::Later { id: 9 });
+        assert_eq!(ipv6_frag(Some(IpNumber(44)), &later[..5]), Frag::Whole);
+        assert_eq!(ipv6_frag(None, &later), Frag::Whole);
     }
 
     #[test]

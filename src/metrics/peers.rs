@@ -32,6 +32,8 @@ pub struct Peers {
 pub struct Overflow {
     pub packets: u64,
     pub ip_bytes: u64,
+    /// Distinct address pairs refused, estimated (HyperLogLog, about ±2 %).
+    pub pairs: u64,
 }
 
 /// How concentrated video supply is.
@@ -130,6 +132,7 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
     let overflow = Overflow {
         packets: fin.overflow.packets,
         ip_bytes: fin.overflow.ip_bytes,
+        pairs: fin.overflow.pairs,
     };
     let Some(local) = fin.local else {
         return (

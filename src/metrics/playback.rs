@@ -106,14 +106,15 @@ pub struct Playback {
 }
 
 /// The hand-over flow found on loopback.
-struct Player<'a> {
-    bins: &'a [u64],
+struct Player {
+    /// Payload bytes handed to the player per bin (dense, for the chosen flow only).
+    bins: Vec<u64>,
     first_ns: i64,
     label: String,
     how: String,
 }
 
-fn find_player<'a>(fin: &'a Finished, video_rate_bps: f64) -> Option<Player<'a>> {
+fn find_player(fin: &Finished, video_rate_bps: f64) -> Option<Player> {
     let flows = fin.loopback.flows();
     let by_port = flows
         .iter()
@@ -131,7 +132,7 @@ fn find_player<'a>(fin: &'a Finished, video_rate_bps: f64) -> Option<Player<'a>>
     };
     if let Some((f, s)) = by_port {
         return Some(Player {
-            bins: &f.bins[s],
+            bins: f.dense_bins(s),
             first_ns: f.first_payload_ns[s]?,
             label: label(f, s),
             how: format!("TCP on loopback from player port {}", f.port[s]),
@@ -156,7 +157,7 @@ fn find_player<'a>(fin: &'a Finished, video_rate_bps: f64) -> Option<Player<'a>>
         })
         .max_by_key(|(f, s, _, _)| f.bytes[*s])
         .map(|(f, s, first, rate)| Player {
-            bins: &f.bins[s],
+            bins: f.dense_bins(s),
             first_ns: first,
             label: label(f, s),
             how: format!(
@@ -320,7 +321,11 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
     let bins = fin.timeline.bins();
     let bin_ns = fin.timeline.bin_ns();
     let bin_s = bin_ns as f64 / 1e9;
-    let end_s = (fin.last_ns - fin.first_ns).max(0) as f64 / 1e9;
+    // The timeline keeps at most `max_bins` bins (later packets are unbinned, with a warning):
+    // the playback model stops there too. Uncapped, two records with timestamps years apart
+    // made it walk billions of empty bins (found by fuzzing).
+    let end_s = ((fin.last_ns - fin.first_ns).max(0) as f64 / 1e9)
+        .min(fin.timeline.max_bins() as f64 * bin_s);
     let total_bins = ((end_s / bin_s).ceil() as usize).max(bins.len());
     let video: Vec<u64> = bins.iter().map(|b| b.video_down_payload).collect();
     let first_video = first_video_ns(fin);
@@ -343,7 +348,7 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
         (Some(r * 1000.0 / 8.0), "given: --stream-rate".to_string())
     } else if let Some(p) = &player {
         (
-            median_rate(p.bins, bin_of(p.first_ns), bin_s, total_bins),
+            median_rate(&p.bins, bin_of(p.first_ns), bin_s, total_bins),
             "player: median over 10 s windows of the bytes handed to the player".to_string(),
         )
     } else if let Some(fv) = first_video {
@@ -408,7 +413,7 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
             let med = median(levels.clone());
             buffer_levels = Some((start, levels));
             let start_s = (p.first_ns - fin.first_ns) as f64 / 1e9;
-            let po = playout(p.bins, bin_s, start_s, end_s, rate);
+            let po = playout(&p.bins, bin_s, start_s, end_s, rate);
             (
                 Buffer {
                     bytes: med.map(|b| round(b, 0)),

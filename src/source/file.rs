@@ -69,6 +69,8 @@ pub struct CaptureFile {
     legacy_nanos: bool,
     snaplen: u32,
     interfaces: Vec<Interface>,
+    /// Byte order of the current pcapng section.
+    ng_big_endian: bool,
     read_bytes: Arc<AtomicU64>,
     total_bytes: Option<u64>,
     last_ts: i64,
@@ -200,6 +202,7 @@ impl CaptureFile {
             legacy_nanos: false,
             snaplen: 0,
             interfaces: Vec::new(),
+            ng_big_endian: false,
             read_bytes,
             total_bytes,
             last_ts: i64::MIN,
@@ -251,6 +254,7 @@ impl CaptureFile {
                             legacy_nanos: &mut self.legacy_nanos,
                             snaplen: &mut self.snaplen,
                             interfaces: &mut self.interfaces,
+                            ng_big_endian: &mut self.ng_big_endian,
                             stats: &mut self.stats,
                             last_ts: &mut self.last_ts,
                             path: &self.path,
@@ -289,10 +293,21 @@ impl CaptureFile {
                 }
                 Err(Stop::UnexpectedEof) => {
                     self.stats.truncated = true;
-                    self.warn(format!(
-                        "file ends in the middle of a record after {} packets (truncated capture)",
-                        self.stats.packets
-                    ));
+                    // The reader says "unexpected end" for any record it could not parse once
+                    // the input is exhausted; when the record's own length fits in what is
+                    // left, the file is not cut: the record is corrupt.
+                    let left = self.reader.data().len();
+                    let text = match claimed_len(self.format, self.ng_big_endian, self.reader.data()) {
+                        Some(len) if len <= left as u64 => format!(
+                            "corrupt record after packet {} ({len} bytes claimed, content does not match); stopped reading with {left} bytes unread",
+                            self.stats.packets
+                        ),
+                        _ => format!(
+                            "file ends in the middle of a record after {} packets (truncated capture)",
+                            self.stats.packets
+                        ),
+                    };
+                    self.warn(text);
                     self.done = true;
                     break;
                 }
@@ -328,6 +343,23 @@ impl CaptureFile {
     }
 }
 
+/// The length, header included, that the record or block at the start of `rest` claims (pcap:
+/// 16-byte header + caplen; pcapng: the block total length), when its length field is there.
+fn claimed_len(format: FileFormat, ng_big_endian: bool, rest: &[u8]) -> Option<u64> {
+    let (at, big_endian, header) = match format {
+        FileFormat::Pcap { big_endian, .. } => (8, big_endian, 16),
+        FileFormat::PcapNg => (4, ng_big_endian, 0),
+    };
+    let b = rest.get(at..at + 4)?;
+    let bytes = [b[0], b[1], b[2], b[3]];
+    let len = if big_endian {
+        u32::from_be_bytes(bytes)
+    } else {
+        u32::from_le_bytes(bytes)
+    };
+    Some(header + u64::from(len))
+}
+
 /// Why the reader stopped yielding blocks, detached from the reader's borrowed error.
 enum Stop {
     Eof,
@@ -344,6 +376,7 @@ struct Handler<'h> {
     legacy_nanos: &'h mut bool,
     snaplen: &'h mut u32,
     interfaces: &'h mut Vec<Interface>,
+    ng_big_endian: &'h mut bool,
     stats: &'h mut SourceStats,
     last_ts: &'h mut i64,
     path: &'h str,
@@ -422,7 +455,8 @@ fn handle_block<F: FnOnce(RawPacket<'_>)>(
             true
         }
         PcapBlockOwned::NG(block) => match block {
-            Block::SectionHeader(_) => {
+            Block::SectionHeader(shb) => {
+                *h.ng_big_endian = shb.big_endian();
                 h.interfaces.clear();
                 false
             }
