@@ -7,38 +7,19 @@
 //!   (a cross-correlation lag is a lone diamond);
 //! - [`continuity`]: continuity (%) against the input rate of each run (the study's Fig. 2).
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use plotters::prelude::*;
 
 use super::compare::{Compare, METHOD_XCORR};
+use super::svg::style::{draw_err, ALERT, DOWN, HEIGHT, UP, WIDTH};
+use super::svg::SvgError;
 
-/// Why a figure could not be written.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SvgError {
-    #[error("drawing the figure: {message}")]
-    Draw { message: String },
-    #[error("writing the figure: {source}")]
-    Io {
-        #[from]
-        source: io::Error,
-    },
-}
-
-fn draw_err<E: std::fmt::Debug>(err: E) -> SvgError {
-    SvgError::Draw {
-        message: format!("{err:?}"),
-    }
-}
-
-const W: u32 = 800;
-const H: u32 = 460;
-const DOWN: RGBColor = RGBColor(70, 130, 180);
-const UP: RGBColor = RGBColor(230, 145, 56);
-const DOWN_VIDEO: RGBColor = RGBColor(31, 78, 121);
-const UP_VIDEO: RGBColor = RGBColor(166, 86, 0);
-const SOURCE_MARK: RGBColor = RGBColor(200, 30, 30);
+/// The video shades of download and upload: the darker inner bars.
+const DOWN_VIDEO: RGBColor = RGBColor(20, 75, 115);
+const UP_VIDEO: RGBColor = RGBColor(160, 80, 0);
+/// The source's group is marked in the palette's alert colour.
+const SOURCE_MARK: RGBColor = ALERT;
 
 /// A label for x position `x` when it sits on a category.
 fn category(names: &[String], x: f64) -> String {
@@ -72,7 +53,7 @@ pub fn traffic<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
         * 1.1;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -176,7 +157,7 @@ pub fn delay<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
         * 1.15;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -255,7 +236,7 @@ pub fn continuity<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
     let y_min = points.iter().map(|p| p.1).fold(80.0_f64, f64::min).floor();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption("Continuity against input rate", ("sans-serif", 18))
