@@ -9,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{
-    draw_err, draw_message, finite, fmt_seconds, header, tick, wrap, Placer, Swatch, FONT,
-    LABEL_SIZE, MARGIN, NOTE_SIZE, PLAYBACK, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
+    draw_err, draw_message, finite, fmt_seconds, header, time_chart, wrap, Placer, Swatch,
+    PLAYBACK, REFERENCE,
 };
 use super::SvgError;
 use crate::report::Report;
@@ -96,25 +96,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     ));
     legend.extend(super::stall_legend(report));
     let area = header(root, &title, &legend)?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(MARGIN)
-        .margin_top(8)
-        .x_label_area_size(X_LABEL_AREA)
-        .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(0.0..x_end, y_bottom..y_top)
-        .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(BLACK.mix(0.08))
-        .light_line_style(TRANSPARENT)
-        .x_desc("time since the first packet (s)")
-        .y_desc("buffer (s of stream)")
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .label_style((FONT, NOTE_SIZE))
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .draw()
-        .map_err(draw_err)?;
+    let mut chart = time_chart(&area, x_end, y_bottom..y_top, "buffer (s of stream)")?;
     let (px, py) = chart.plotting_area().get_pixel_range();
     super::draw_events(
         root,

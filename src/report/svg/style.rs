@@ -289,6 +289,44 @@ pub fn draw_message<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A chart whose x axis is time since the first packet: the shared frame of `rates`,
+/// `suppliers` and `buffer` (margins, light grid, tick labels, axis descriptions).
+pub type TimeChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Builds and draws the frame of a time chart on `area`: x from 0 to `x_end` seconds, y over
+/// `y`, described as `y_desc`.
+pub fn time_chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x_end: f64,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+) -> Result<TimeChart<'a, 'b>, SvgError> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .margin_top(8)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(0.0..x_end, y)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
+        .x_desc("time since the first packet (s)")
+        .y_desc(y_desc)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style((FONT, NOTE_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(draw_err)?;
+    Ok(chart)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

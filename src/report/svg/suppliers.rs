@@ -9,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{
-    draw_err, draw_message, finite, header, tick, Placer, Swatch, CUMULATIVE, DOWN, FIRST_VIDEO,
-    FONT, LABEL_SIZE, MARGIN, NOTE_SIZE, REFERENCE, X_LABEL_AREA, Y_LABEL_AREA,
+    draw_err, draw_message, finite, header, time_chart, Placer, Swatch, CUMULATIVE, DOWN,
+    FIRST_VIDEO, REFERENCE,
 };
 use super::SvgError;
 use crate::report::Report;
@@ -106,25 +106,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     ));
     legend.extend(super::stall_legend(report));
     let area = header(root, &title, &legend)?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(MARGIN)
-        .margin_top(8)
-        .x_label_area_size(X_LABEL_AREA)
-        .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(0.0..x_end, 0.0..y_top)
-        .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(BLACK.mix(0.08))
-        .light_line_style(TRANSPARENT)
-        .x_desc("time since the first packet (s)")
-        .y_desc("peers")
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .label_style((FONT, NOTE_SIZE))
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .draw()
-        .map_err(draw_err)?;
+    let mut chart = time_chart(&area, x_end, 0.0..y_top, "peers")?;
     chart
         .draw_series(std::iter::once(Rectangle::new(
             [(0.0, 2.0), (x_end, 5.0)],
