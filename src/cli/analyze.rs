@@ -276,13 +276,34 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     report::json::write(&report, &mut json)?;
     write_atomic(&out.join("report.json"), &json)?;
     super::plot::write_all(&report, &out)?;
+    let report_path = out.join("report.json");
+    print_outcome(
+        &report,
+        &json,
+        args.json,
+        &[("report", &report_path)],
+        &names,
+    )
+}
+
+/// The end of a run that wrote a report: the JSON or the human summary on stdout with the
+/// paths written (`(label, path)`), then exit code 2 if not one packet could be decoded.
+pub fn print_outcome(
+    report: &Report,
+    json: &[u8],
+    as_json: bool,
+    written: &[(&str, &Path)],
+    names: &str,
+) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    if args.json {
-        lock.write_all(&json)?;
+    if as_json {
+        lock.write_all(json)?;
     } else {
-        report::text::write(&report, &mut lock)?;
-        writeln!(lock, "report    {}", out.join("report.json").display())?;
+        report::text::write(report, &mut lock)?;
+        for (label, path) in written {
+            writeln!(lock, "{label:<9} {}", path.display())?;
+        }
     }
     lock.flush()?;
     if report.capture.decoded_packets == 0 {

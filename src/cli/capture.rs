@@ -255,24 +255,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = report_path.parent() {
         super::plot::write_all(&report, dir)?;
     }
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    if args.json {
-        lock.write_all(&json)?;
-    } else {
-        report::text::write(&report, &mut lock)?;
-        writeln!(lock, "pcap      {}", pcap_path.display())?;
-        writeln!(lock, "report    {}", report_path.display())?;
-    }
-    lock.flush()?;
-    if report.capture.decoded_packets == 0 {
-        return Err(InputError(format!(
-            "{interface}: none of {} packets could be decoded",
-            report.capture.packets
-        ))
-        .into());
-    }
-    Ok(ExitCode::SUCCESS)
+    super::analyze::print_outcome(
+        &report,
+        &json,
+        args.json,
+        &[("pcap", &pcap_path), ("report", &report_path)],
+        &interface,
+    )
 }
 
 /// The report of the capture so far.
