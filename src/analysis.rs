@@ -48,6 +48,8 @@ pub enum AnalysisError {
 pub struct Analyzer {
     table: Table,
     filter: Option<Filter>,
+    /// The items of the frame being pushed (reused: no allocation per frame).
+    scratch: Vec<Item>,
 }
 
 impl Analyzer {
@@ -60,29 +62,19 @@ impl Analyzer {
         Ok(Analyzer {
             table: Table::new(cfg.table.clone()),
             filter,
+            scratch: Vec::with_capacity(8),
         })
     }
 
-    /// Takes one frame.
+    /// Takes one frame: the same decoding and the same items as the two-thread file pass, so
+    /// both paths give the same table by construction.
     #[inline]
     pub fn push(&mut self, raw: &RawPacket<'_>) {
-        if let Some(f) = self.filter.as_mut() {
-            if !f.matches(raw) {
-                self.table.filtered_out();
-                return;
-            }
+        decode_item(raw, &mut self.filter, &mut self.scratch);
+        for item in &self.scratch {
+            apply_item(&mut self.table, item);
         }
-        match decode::decode(raw) {
-            Decoded::Packet(p) => self.table.ingest(&p),
-            Decoded::NotIp(_) => {
-                self.table.saw_frame(raw.ts_ns);
-                self.table.not_ip();
-            }
-            Decoded::Malformed(m) => {
-                self.table.saw_frame(raw.ts_ns);
-                self.table.malformed(m);
-            }
-        }
+        self.scratch.clear();
     }
 
     /// The vantage point's running totals (for a live status line), see [`Table::live`].

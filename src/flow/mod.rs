@@ -7,7 +7,8 @@
 //! - per canonical address pair ([`PairStats`], both directions in one entry): packets and IP
 //!   bytes by protocol, an exact histogram of UDP payload sizes with the first time each size
 //!   was seen, ports, TTLs, first and last time;
-//! - names learnt from DNS answers;
+//! - names learnt from DNS answers (parsed by the caller, see [`Table::learn_name`]: packets
+//!   reach the table without their payload);
 //! - per loopback TCP flow, bytes per bin (the hand-over to a local media player);
 //! - the timeline of the local host's traffic, split into video and control.
 //!
@@ -26,7 +27,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use crate::decode::{dns, Anomaly, Frag, Malformed, Packet, Transport};
+use crate::decode::{Anomaly, Frag, Malformed, Packet, Transport};
 use sizes::SizeHist;
 use timeline::{LoopbackFlows, Timeline};
 
@@ -40,8 +41,6 @@ pub fn is_infra_port(port: u16) -> bool {
     matches!(port, 53 | 67 | 68 | 123 | 5353 | 1900)
 }
 
-/// Port of DNS (RFC 1035).
-const DNS_PORT: u16 = 53;
 /// Most names kept from DNS answers.
 const MAX_NAMES: usize = 65_536;
 /// Most ports remembered per side of a pair.
@@ -431,12 +430,6 @@ impl Table {
         }
         let is_udp = p.is_udp();
         let infra = is_udp && (is_infra_port(p.sport) || is_infra_port(p.dport));
-        if is_udp && p.sport == DNS_PORT && !p.payload.is_empty() && self.names.len() < MAX_NAMES {
-            let names = &mut self.names;
-            dns::answers(p.payload, |ip, name| {
-                names.entry(ip).or_insert_with(|| name.to_string());
-            });
-        }
         let kind = self.rec_kind(p, is_udp, infra);
         self.pair_add(p, kind);
         let rec = Rec {
