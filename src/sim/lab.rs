@@ -33,13 +33,12 @@
 //! in kb/s of IP bytes over that capture's duration (first to last record), as `analyze`
 //! measures them.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use super::events::EventQueue;
 use super::frame::{build_udp, Ipv4Fields, LinkHeader};
 use super::pcap_writer::{Format, LinkType, PcapWriter};
 use super::rng::{splitmix64, Rng};
@@ -279,31 +278,6 @@ enum Ev {
     },
 }
 
-#[derive(Debug)]
-struct Entry {
-    t: u64,
-    n: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.t == other.t && self.n == other.n
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// Reversed, so `BinaryHeap` pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.t.cmp(&self.t).then(other.n.cmp(&self.n))
-    }
-}
-
 /// Per-node counts of what was written.
 #[derive(Debug, Clone, Default)]
 struct Count {
@@ -326,8 +300,7 @@ struct Endpoint {
 
 struct Lab<W: Write> {
     cfg: LabConfig,
-    heap: BinaryHeap<Entry>,
-    n: u64,
+    heap: EventQueue<Ev>,
     end_ns: u64,
     epoch_ns: u64,
     net_ns: u64,
@@ -392,8 +365,7 @@ pub fn generate_lab<W: Write>(cfg: &LabConfig, outs: Vec<W>) -> Result<LabTruth,
     let epoch_ns = (CAPTURE_EPOCH_S + cfg.seed % 3_600) * SEC + setup.below(SEC);
     let mut lab = Lab {
         cfg: cfg.clone(),
-        heap: BinaryHeap::new(),
-        n: 0,
+        heap: EventQueue::default(),
         end_ns: (cfg.duration_s * 1e9) as u64,
         epoch_ns,
         net_ns: (cfg.net_delay_s * 1e9).round() as u64,
@@ -422,8 +394,7 @@ impl<W: Write> Lab<W> {
 
     fn at(&mut self, t: u64, ev: Ev) {
         if t <= self.end_ns {
-            self.heap.push(Entry { t, n: self.n, ev });
-            self.n += 1;
+            self.heap.push(t, ev);
         }
     }
 
@@ -455,7 +426,7 @@ impl<W: Write> Lab<W> {
         }
         let first = self.src_rng.range(1_000 * MS, 1_300 * MS);
         self.at(first, Ev::SourceTick);
-        while let Some(Entry { t, ev, .. }) = self.heap.pop() {
+        while let Some((t, ev)) = self.heap.pop() {
             match ev {
                 Ev::SourceTick => self.source_tick(t)?,
                 Ev::Send(p) => self.send(t, p)?,

@@ -19,6 +19,7 @@
 use std::io::Write;
 use std::net::Ipv4Addr;
 
+mod events;
 pub mod frame;
 pub mod lab;
 pub mod pcap_writer;

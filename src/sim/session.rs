@@ -14,13 +14,13 @@
 //! consumers; the local player on loopback connects shortly before playback and is then fed
 //! at the stream rate, never beyond what has been received.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::Ipv4Addr;
 
 use chrono::{DateTime, SecondsFormat};
 
+use super::events::EventQueue;
 use super::frame::{
     build_tcp, build_udp, tcp_flags, Ipv4Fields, LinkHeader, TcpFields, ARPHRD_ETHER,
     ARPHRD_LOOPBACK, IPPROTO_TCP, IPPROTO_UDP, PACKET_HOST, PACKET_OUTGOING,
@@ -133,31 +133,6 @@ enum Ev {
     PlayerConnect,
     Loop(LoopSeg),
     PlayerTick,
-}
-
-#[derive(Debug)]
-struct Entry {
-    t: u64,
-    n: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.t == other.t && self.n == other.n
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// Reversed, so `BinaryHeap` pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.t.cmp(&self.t).then(other.n.cmp(&self.n))
-    }
 }
 
 /// Frame building, writing and counting of emitted packets.
@@ -289,8 +264,7 @@ struct Player {
 struct Session<'c, W: Write> {
     cfg: &'c SimConfig,
     res: u64,
-    heap: BinaryHeap<Entry>,
-    next_n: u64,
+    heap: EventQueue<Ev>,
     out: Emitter<W>,
     rng_video: Rng,
     rng_up: Rng,
@@ -457,8 +431,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
     let mut session = Session {
         cfg,
         res,
-        heap: BinaryHeap::new(),
-        next_n: 0,
+        heap: EventQueue::default(),
         out: Emitter {
             writer,
             link: cfg.link,
@@ -494,11 +467,11 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
     };
     session.start();
     let end_ns = secs_ns(cfg.duration_s);
-    while let Some(entry) = session.heap.pop() {
-        if entry.t > end_ns {
+    while let Some((t, ev)) = session.heap.pop() {
+        if t > end_ns {
             break;
         }
-        session.handle(entry.t, entry.ev)?;
+        session.handle(t, ev)?;
     }
     let Session { out, .. } = session;
     out.writer.finish()?;
@@ -508,12 +481,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
 impl<W: Write> Session<'_, W> {
     fn at(&mut self, t: u64, ev: Ev) {
         let t = t / self.res * self.res;
-        self.heap.push(Entry {
-            t,
-            n: self.next_n,
-            ev,
-        });
-        self.next_n += 1;
+        self.heap.push(t, ev);
     }
 
     fn start(&mut self) {
