@@ -7,8 +7,8 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). cargo-fuzz wants nightly compiler flags
 # (-Zsanitizer, sanitizer coverage); on a stable toolchain RUSTC_BOOTSTRAP=1 unlocks them.
-# Seeds are cut at run time from ../shared/captures (not committed twice: they are LGPL in part)
-# and from captures/ into fuzz/seeds/<target>/; what the fuzzer learns accumulates in
+# Seeds are cut at run time from the bundled real captures (tests/data/real) and from captures/
+# into fuzz/seeds/<target>/; what the fuzzer learns accumulates in
 # fuzz/corpus/<target>/ (both ignored by git).
 #
 # A crash, timeout or out-of-memory input found in fuzz/artifacts/<target>/ is copied to
@@ -28,12 +28,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   exit 2
 fi
 
-# Seeds: the shared captures (when present) and the project's own.
-captures=(captures/*.pcap captures/*.pcapng)
-shared=../shared/captures
-if [ -d "$shared" ]; then
-  captures+=("$shared"/*.pcap "$shared"/*.pcapng)
-fi
+# Seeds: the bundled real captures and the project's own.
+captures=(captures/*.pcap captures/*.pcapng tests/data/real/*.pcap tests/data/real/*.pcapng)
 rm -rf fuzz/seeds
 cargo run -q --example fuzz_seeds -- fuzz/seeds "${captures[@]}"
 

@@ -1,16 +1,16 @@
-//! `peerscope analyze` on the real captures of `../shared/captures/` (PROVENANCE.tsv says what
+//! `peerscope analyze` on the real captures of `tests/data/real/` (PROVENANCE.tsv says what
 //! each is): link types, broken inputs, merging, stdin, filters.
 
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::util::{analyze, bin, shared, stderr, tmp};
+use crate::util::{analyze, bin, real, stderr, tmp};
 
 #[test]
 fn pps_real_ppstream_session() {
     // A real PPStream session: the client 192.168.115.8 receives 1065-byte UDP payloads
     // (1107-byte frames) from six peers and acks with 37-byte payloads.
-    let (out, r) = analyze("pps", &[&shared("ndpi__pps.pcap")]);
+    let (out, r) = analyze("pps", &[&real("ndpi__pps.pcap")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = r.unwrap();
     assert_eq!(r.schema, "peerscope/report-v1");
@@ -64,7 +64,7 @@ fn link_types_decode() {
         ("ndpi__bittorrent_transmission.pcapng", "EN10MB"),
     ];
     for (file, link) in cases {
-        let (out, r) = analyze(file, &[&shared(file)]);
+        let (out, r) = analyze(file, &[&real(file)]);
         assert!(out.status.success(), "{file}: {}", stderr(&out));
         let r = r.unwrap();
         assert_eq!(r.capture.link_types, vec![link.to_string()], "{file}");
@@ -79,7 +79,7 @@ fn link_types_decode() {
 
 #[test]
 fn nanosecond_big_endian_timestamps() {
-    let (_, r) = analyze("ns", &[&shared("PcapPlusPlus__nanosecs_big_endian.pcap")]);
+    let (_, r) = analyze("ns", &[&real("PcapPlusPlus__nanosecs_big_endian.pcap")]);
     let r = r.unwrap();
     let start = r.capture.start.unwrap();
     // tcpdump -r shows the first packet at 00:05:26.167647 (UTC).
@@ -88,7 +88,7 @@ fn nanosecond_big_endian_timestamps() {
 
 #[test]
 fn vlan_triple_tags_reach_ip() {
-    let (_, r) = analyze("qinq", &[&shared("zeek__vlan-qinqinq.pcap")]);
+    let (_, r) = analyze("qinq", &[&real("zeek__vlan-qinqinq.pcap")]);
     let r = r.unwrap();
     assert_eq!(r.capture.not_ip_packets, 0);
     assert!(r.local.ip.is_some());
@@ -96,16 +96,16 @@ fn vlan_triple_tags_reach_ip() {
 
 #[test]
 fn fragments_are_counted() {
-    let (out, r) = analyze("frag4", &[&shared("PcapPlusPlus__ip4_fragments.pcap")]);
+    let (out, r) = analyze("frag4", &[&real("PcapPlusPlus__ip4_fragments.pcap")]);
     assert!(out.status.success());
     let r = r.unwrap();
     // tcpdump -v: 50 of the 53 packets carry MF or a fragment offset.
     assert_eq!(r.capture.fragments, 50);
-    let (_, r6) = analyze("frag6", &[&shared("zeek__ipv6-fragmented-dns.pcap")]);
+    let (_, r6) = analyze("frag6", &[&real("zeek__ipv6-fragmented-dns.pcap")]);
     assert_eq!(r6.unwrap().capture.fragments, 4);
     let (out, g) = analyze(
         "fraggarbage",
-        &[&shared("ndpi__ip_fragmented_garbage.pcap")],
+        &[&real("ndpi__ip_fragmented_garbage.pcap")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let g = g.unwrap();
@@ -117,7 +117,7 @@ fn fragments_are_counted() {
 fn truncated_file_is_analysed_as_far_as_it_goes() {
     let (out, r) = analyze(
         "trunc",
-        &[&shared("suricata-verify__smtp-to-comma_truncated.pcap")],
+        &[&real("suricata-verify__smtp-to-comma_truncated.pcap")],
     );
     assert!(out.status.success());
     let r = r.unwrap();
@@ -134,13 +134,13 @@ fn truncated_file_is_analysed_as_far_as_it_goes() {
 #[test]
 fn truncated_packets_are_counted_not_fatal() {
     // One frame cut inside the IP header: nothing usable, exit 2, the count in the report.
-    let (out, r) = analyze("ip4trunc", &[&shared("zeek__ip4-trunc.pcap")]);
+    let (out, r) = analyze("ip4trunc", &[&real("zeek__ip4-trunc.pcap")]);
     assert_eq!(out.status.code(), Some(2));
     let r = r.unwrap();
     assert_eq!(r.capture.malformed_packets, 1);
     assert_eq!(r.capture.malformed_by_reason.get("truncated_ip"), Some(&1));
     // A UDP header whose length field lies: decoded with the IP length, noted as an anomaly.
-    let (out, r) = analyze("udptrunc", &[&shared("peafowl__truncated_udp.pcap")]);
+    let (out, r) = analyze("udptrunc", &[&real("peafowl__truncated_udp.pcap")]);
     assert!(out.status.success());
     assert_eq!(
         r.unwrap().capture.anomalies.get("udp_length_mismatch"),
@@ -150,7 +150,7 @@ fn truncated_packets_are_counted_not_fatal() {
 
 #[test]
 fn fuzzed_file_without_packets_exits_2_naming_it() {
-    let (out, _) = analyze("fuzz", &[&shared("ndpi__fuzz-2021-10-13.pcap")]);
+    let (out, _) = analyze("fuzz", &[&real("ndpi__fuzz-2021-10-13.pcap")]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("ndpi__fuzz-2021-10-13.pcap"), "{err}");
@@ -191,7 +191,7 @@ fn a_bad_file_among_good_ones_is_a_warning() {
     std::fs::write(&garbage, b"garbage garbage garbage").unwrap();
     let (out, r) = analyze(
         "mixed-run",
-        &[&shared("ndpi__pps.pcap"), &garbage.to_string_lossy()],
+        &[&real("ndpi__pps.pcap"), &garbage.to_string_lossy()],
     );
     assert!(out.status.success());
     let r = r.unwrap();
@@ -205,8 +205,8 @@ fn a_bad_file_among_good_ones_is_a_warning() {
 
 #[test]
 fn several_files_merge_in_time_order() {
-    let a = shared("ndpi__pps.pcap");
-    let b = shared("ndpi__kontiki.pcap");
+    let a = real("ndpi__pps.pcap");
+    let b = real("ndpi__kontiki.pcap");
     let (_, ra) = analyze("merge-a", &[&a]);
     let (_, rb) = analyze("merge-b", &[&b]);
     let (out, rab) = analyze("merge-ab", &[&b, &a]);
@@ -224,7 +224,7 @@ fn several_files_merge_in_time_order() {
 
 #[test]
 fn stdin_reads_a_capture() {
-    let bytes = std::fs::read(shared("ndpi__pps.pcap")).unwrap();
+    let bytes = std::fs::read(real("ndpi__pps.pcap")).unwrap();
     let dir = tmp("stdin");
     let mut child = bin()
         .args(["analyze", "-", "--json", "-o"])
@@ -243,7 +243,7 @@ fn stdin_reads_a_capture() {
 
 #[test]
 fn bpf_filter_applies_to_files() {
-    let (out, r) = analyze("bpf", &[&shared("ndpi__pps.pcap"), "-f", "udp"]);
+    let (out, r) = analyze("bpf", &[&real("ndpi__pps.pcap"), "-f", "udp"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = r.unwrap();
     assert!(r.capture.filtered_packets > 0);
@@ -254,7 +254,7 @@ fn bpf_filter_applies_to_files() {
     // The HTTP download is filtered away: no TCP byte reaches any peer.
     assert!(r.peers.list.iter().all(|p| p.tcp_in_bytes == 0));
     assert_eq!(r.peers.suppliers, 6);
-    let (bad, _) = analyze("badbpf", &[&shared("ndpi__pps.pcap"), "-f", "udp and and"]);
+    let (bad, _) = analyze("badbpf", &[&real("ndpi__pps.pcap"), "-f", "udp and and"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("udp and and"));
 }
@@ -264,7 +264,7 @@ fn local_and_video_min_overrides() {
     let (_, r) = analyze(
         "overrides",
         &[
-            &shared("ndpi__pps.pcap"),
+            &real("ndpi__pps.pcap"),
             "--local",
             "1.173.5.226",
             "--video-min",
@@ -297,7 +297,7 @@ fn two_threads_and_one_give_the_same_report() {
         .output()
         .unwrap();
     assert!(sim.status.success());
-    for file in [shared("ndpi__pps.pcap"), cap.to_string_lossy().into_owned()] {
+    for file in [real("ndpi__pps.pcap"), cap.to_string_lossy().into_owned()] {
         let (_, par) = analyze("threads-par", &[&file]);
         let (_, seq) = analyze("threads-seq", &[&file, "--single-thread"]);
         assert_eq!(par.unwrap(), seq.unwrap(), "{file}");

@@ -112,7 +112,7 @@ fn issue7_anonymized_report_hides_every_address() {
 #[test]
 fn issue7_existing_output_directory_needs_force() {
     let dir = tmp("force");
-    let cap = crate::util::shared("ndpi__pps.pcap");
+    let cap = crate::util::real("ndpi__pps.pcap");
     let first = bin()
         .args(["analyze", &cap, "-o"])
         .arg(&dir)
@@ -139,7 +139,7 @@ fn issue7_unwritable_output_is_a_clear_error() {
     let dir = tmp("unwritable");
     let file = dir.join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let cap = crate::util::shared("ndpi__pps.pcap");
+    let cap = crate::util::real("ndpi__pps.pcap");
     let out = bin()
         .args(["analyze", &cap, "-o"])
         .arg(file.join("sub"))

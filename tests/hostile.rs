@@ -1,6 +1,6 @@
 //! Hostile input (issue 7): captures broken on purpose, crafted here with the crate's own pcap
 //! writer or byte by byte, run through the real binary. Each test checks the exit code, the
-//! warnings and the counts in report.json. The broken captures of `../shared/captures/` are
+//! warnings and the counts in report.json. The broken captures of `tests/data/real/` are
 //! covered in `analyze.rs` (truncated file, truncated IP and UDP, fuzzed header, fragment
 //! garbage).
 
@@ -589,7 +589,7 @@ fn unusable_headers_exit_2_with_one_line_naming_the_file() {
     }
     // A pcap header followed by a record claiming more bytes than the file has: no packets,
     // one line saying why (analyze.rs checks the exit code and the name).
-    let fuzzed = crate::util::shared("ndpi__fuzz-2021-10-13.pcap");
+    let fuzzed = crate::util::real("ndpi__fuzz-2021-10-13.pcap");
     let (out, _) = analyze("fuzz-one-line", &[&fuzzed]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

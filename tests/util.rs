@@ -10,13 +10,15 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_peerscope"))
 }
 
-/// A capture from `../shared/captures/`.
-pub fn shared(name: &str) -> String {
+/// A real capture recorded by others, bundled in `tests/data/real/` (PROVENANCE.tsv there names
+/// its origin and licence). A missing file fails the test: nothing skips silently.
+pub fn real(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("shared")
-        .join("captures")
+        .join("tests")
+        .join("data")
+        .join("real")
         .join(name);
+    assert!(p.exists(), "bundled capture {} is missing", p.display());
     p.to_string_lossy().into_owned()
 }
 
