@@ -13,7 +13,7 @@ use peerscope::sim::{generate, Link, SimConfig};
 use peerscope::source::CaptureFile;
 
 /// A frame copied out of the capture: timestamp, link type, original length, bytes.
-type Frame = (i64, u16, u32, Vec<u8>);
+type Frame = (peerscope::time::Timestamp, u16, u32, Vec<u8>);
 
 /// A generated SopCast-like capture held in memory, and its frames.
 fn capture() -> (Vec<u8>, Vec<Frame>) {
@@ -29,7 +29,7 @@ fn capture() -> (Vec<u8>, Vec<Frame>) {
     let mut frames = Vec::new();
     let mut file =
         CaptureFile::from_reader("bench", Box::new(Cursor::new(bytes.clone())), None).unwrap();
-    while file.next_packet(|p| frames.push((p.ts_ns, p.link_type, p.orig_len, p.data.to_vec()))) {}
+    while file.next_packet(|p| frames.push((p.ts, p.link_type, p.orig_len, p.data.to_vec()))) {}
     (bytes, frames)
 }
 
@@ -40,7 +40,7 @@ fn benches(c: &mut Criterion) {
     let raws: Vec<peerscope::source::RawPacket<'_>> = frames
         .iter()
         .map(|(ts, lt, orig, data)| peerscope::source::RawPacket {
-            ts_ns: *ts,
+            ts: *ts,
             link_type: *lt,
             orig_len: *orig,
             data,

@@ -6,12 +6,12 @@
 //! `compare.json` and every node's and run's own [`Report`]. The data flow:
 //!
 //! 1. every node's capture files (and every run's) go through the one pipeline of `analyze`
-//!    ([`analysis::analyze_files`]), several at once on scoped threads (at most
+//!    ([`pipeline::analyze_files`]), several at once on scoped threads (at most
 //!    `available_parallelism`);
-//! 2. each analysis gives the node's local host and video threshold; with them a second,
-//!    single pass reads the source's and the receivers' captures merged in time order (a
+//! 2. each [`Analysis`] gives the node's local host and video threshold; with them a second,
+//!    single pass ([`pipeline::matching`]) reads the source's and the receivers' captures merged in time order (a
 //!    k-way merge) and feeds the source's sent video and each receiver's received video to
-//!    [`Matcher`] (`metrics::delay`: payload fingerprints in a bounded sliding window, rate
+//!    the matcher (`metrics::delay`: payload fingerprints in a bounded sliding window, rate
 //!    series for the cross-correlation fallback);
 //! 3. the delays, rates and the runs' continuity are put together into the model.
 //!
@@ -21,17 +21,15 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::analysis::{self, AnalysisConfig, AnalysisError};
-use crate::decode::{self, Decoded, Frag};
-use crate::flow::INFRA_PORTS;
-use crate::metrics::delay::{MatchConfig, MatchSummary, Matcher, NodeDelay, MAX_NODES, OFFSETS};
+use crate::flow::Decision;
+use crate::metrics::delay::{MatchConfig, NodeDelay, MAX_NODES, OFFSETS};
 use crate::metrics::round;
+use crate::pipeline::{self, matching, Analysis, AnalysisConfig, AnalysisError, NoProgress};
 use crate::report::compare::{
-    Compare, CompareSummary, Matching, Node, NodeVideo, PlaybackDelay, Run, COMPARE_SCHEMA,
-    METHOD_PAYLOAD, METHOD_XCORR,
+    Compare, CompareSummary, DelayMethod, Matching, Node, NodeRole, NodeVideo, PlaybackDelay, Run,
+    COMPARE_SCHEMA,
 };
 use crate::report::Report;
-use crate::source::{CaptureFile, Merged};
 
 /// Below this peak correlation the rate cross-correlation gives no delay.
 pub const MIN_XCORR_R: f64 = 0.3;
@@ -138,16 +136,13 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
     let mut jobs: Vec<(Vec<String>, AnalysisConfig)> = Vec::new();
     for n in &cfg.nodes {
         let mut a = cfg.analysis.clone();
-        a.progress = false;
         if n.local.is_some() {
-            a.table.local = n.local;
+            a.table.given.local = n.local;
         }
         jobs.push((n.files.clone(), a));
     }
     for r in &cfg.runs {
-        let mut a = cfg.analysis.clone();
-        a.progress = false;
-        jobs.push((vec![r.file.clone()], a));
+        jobs.push((vec![r.file.clone()], cfg.analysis.clone()));
     }
     let threads = if cfg.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -156,9 +151,13 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
     };
     let mut results = analyse_all(&jobs, threads).into_iter();
     let mut node_reports = Vec::with_capacity(cfg.nodes.len());
+    let mut analyses = Vec::with_capacity(cfg.nodes.len());
     for n in &cfg.nodes {
         match results.next() {
-            Some(Ok(r)) => node_reports.push(r),
+            Some(Ok((a, r))) => {
+                analyses.push(a);
+                node_reports.push(r);
+            }
             Some(Err(e)) => {
                 return Err(CompareError::Node {
                     name: n.name.clone(),
@@ -175,7 +174,7 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
     let mut run_reports = Vec::with_capacity(cfg.runs.len());
     for r in &cfg.runs {
         match results.next() {
-            Some(Ok(rep)) => run_reports.push(rep),
+            Some(Ok((_, rep))) => run_reports.push(rep),
             Some(Err(e)) => {
                 return Err(CompareError::Run {
                     label: r.label.clone(),
@@ -189,17 +188,17 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
             }
         }
     }
-    let (delays, matching, mut warnings) = playback_delays(cfg, &node_reports);
+    let (delays, matching, mut warnings) = playback_delays(cfg, &analyses);
     let mut nodes = Vec::with_capacity(cfg.nodes.len());
     for (i, (input, report)) in cfg.nodes.iter().zip(&node_reports).enumerate() {
         let role = if i == cfg.source {
-            "source"
+            NodeRole::Source
         } else {
-            "receiver"
+            NodeRole::Receiver
         };
         nodes.push(Node {
             name: input.name.clone(),
-            role: role.into(),
+            role,
             ip: report.local.ip.clone(),
             file: input.files.first().cloned().unwrap_or_default(),
             files: input.files.clone(),
@@ -239,16 +238,14 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
         })
         .collect::<Vec<_>>();
     let summary = summary(&nodes, cfg.source);
-    let methods: Vec<&str> = nodes
+    let methods: Vec<DelayMethod> = nodes
         .iter()
-        .filter_map(|n| n.playback_delay.method.as_deref())
+        .filter_map(|n| n.playback_delay.method)
         .collect();
-    let method = if methods.is_empty() {
-        None
-    } else if methods.iter().all(|m| *m == methods[0]) {
-        Some(methods[0].to_string())
-    } else {
-        Some("mixed".to_string())
+    let method = match methods.first() {
+        None => None,
+        Some(&m) if methods.iter().all(|&x| x == m) => Some(m),
+        Some(_) => Some(DelayMethod::Mixed),
     };
     let mut figures = vec!["traffic.svg".to_string()];
     if nodes.len() > 1 {
@@ -310,11 +307,12 @@ fn validate(cfg: &CompareConfig) -> Result<(), CompareError> {
 type Job = (Vec<String>, AnalysisConfig);
 
 /// Analyses every job, at most `threads` at once; results in job order.
-fn analyse_all(jobs: &[Job], threads: usize) -> Vec<Result<Report, AnalysisError>> {
+type JobResult = Result<(Analysis, Report), AnalysisError>;
+
+fn analyse_all(jobs: &[Job], threads: usize) -> Vec<JobResult> {
     let workers = threads.clamp(1, jobs.len().max(1));
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<Report, AnalysisError>>>> =
-        jobs.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<JobResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -322,7 +320,7 @@ fn analyse_all(jobs: &[Job], threads: usize) -> Vec<Result<Report, AnalysisError
                 let Some((files, cfg)) = jobs.get(i) else {
                     break;
                 };
-                let r = analysis::analyze_files(files, cfg);
+                let r = pipeline::analyze_files(files, cfg, &NoProgress);
                 if let Some(Ok(mut slot)) = slots.get(i).map(|m| m.lock()) {
                     *slot = Some(r);
                 }
@@ -332,42 +330,34 @@ fn analyse_all(jobs: &[Job], threads: usize) -> Vec<Result<Report, AnalysisError
     slots
         .into_iter()
         .map(|m| {
-            m.into_inner().ok().flatten().unwrap_or_else(|| {
-                Err(AnalysisError::NoInput("the analysis did not finish".into()))
-            })
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or(Err(AnalysisError::Internal("an analysis did not finish")))
         })
         .collect()
 }
 
-/// A node as the matching pass sees it.
-#[derive(Debug, Clone, Copy)]
-struct Side {
-    ip: IpAddr,
-    threshold: u32,
-}
-
-fn side_of(report: &Report) -> Result<Side, String> {
-    let ip = report
-        .local
-        .ip
-        .as_deref()
-        .and_then(|s| s.parse::<IpAddr>().ok())
+/// The decision a node's video is matched with: a local host and a threshold.
+fn side_of(a: &Analysis) -> Result<(Decision, u32), String> {
+    let d = a
+        .decision
         .ok_or_else(|| "no local host could be inferred: give NAME=FILE@IP".to_string())?;
-    let threshold = report
-        .sizes
+    let t = d
         .threshold
         .ok_or_else(|| "no video: video and control could not be separated".to_string())?;
-    Ok(Side { ip, threshold })
+    Ok((d, t))
 }
 
 /// The playback delay of every node (the source's says it is the reference), the matching
 /// section, and warnings.
 fn playback_delays(
     cfg: &CompareConfig,
-    reports: &[Report],
+    analyses: &[Analysis],
 ) -> (Vec<PlaybackDelay>, Matching, Vec<String>) {
     let mut warnings = Vec::new();
-    let mut delays: Vec<PlaybackDelay> = reports.iter().map(|_| PlaybackDelay::default()).collect();
+    let mut delays: Vec<PlaybackDelay> =
+        analyses.iter().map(|_| PlaybackDelay::default()).collect();
     let mut matching = Matching {
         offsets_tried: OFFSETS.iter().map(|&o| o as u32).collect(),
         offset: None,
@@ -381,10 +371,10 @@ fn playback_delays(
         max_lag_s: cfg.max_lag_s,
     };
     delays[cfg.source].reason = Some("the source: the reference of every delay".into());
-    let source = match side_of(&reports[cfg.source]) {
-        Ok(s) if reports[cfg.source].traffic.video.packets_out > 0 => s,
+    let source = match side_of(&analyses[cfg.source]) {
+        Ok(s) if analyses[cfg.source].video_packets_out > 0 => s,
         Ok(_) | Err(_) => {
-            let why = match side_of(&reports[cfg.source]) {
+            let why = match side_of(&analyses[cfg.source]) {
                 Err(e) => format!("the source: {e}"),
                 Ok(_) => "the source sent no video".to_string(),
             };
@@ -397,36 +387,40 @@ fn playback_delays(
             return (delays, matching, warnings);
         }
     };
-    let mut eligible: Vec<(usize, Side)> = Vec::new();
-    for (i, report) in reports.iter().enumerate() {
+    let mut eligible: Vec<(usize, Decision)> = Vec::new();
+    for (i, a) in analyses.iter().enumerate() {
         if i == cfg.source {
             continue;
         }
-        match side_of(report) {
-            Ok(_) if report.traffic.video.packets_in == 0 => {
+        match side_of(a) {
+            Ok(_) if a.video_packets_in == 0 => {
                 delays[i].reason = Some("no video received".into());
             }
             // Its own split found "video", yet nothing it exchanged is as large as the
             // source's video: the split separates control messages only.
-            Ok(side)
-                if report
-                    .sizes
-                    .histogram
-                    .iter()
-                    .all(|&(size, _)| size < source.threshold) =>
-            {
+            Ok((_, threshold)) if a.largest_udp_payload.is_none_or(|m| m < source.1) => {
                 delays[i].reason = Some(format!(
                     "no video received: no packet is as large as the source's video (≥ {} bytes); its own size split (threshold {} bytes) separates control messages only",
-                    source.threshold, side.threshold
+                    source.1, threshold
                 ));
             }
-            Ok(side) => eligible.push((i, side)),
+            Ok((side, _)) => eligible.push((i, side)),
             Err(e) => delays[i].reason = Some(e),
         }
     }
     let mut best_counts: Vec<(u32, u64)> = Vec::new();
     for group in eligible.chunks(MAX_NODES) {
-        match match_group(cfg, source, group) {
+        let nodes: Vec<(&[String], Decision)> = group
+            .iter()
+            .map(|(i, d)| (cfg.nodes[*i].files.as_slice(), *d))
+            .collect();
+        match matching::match_pass(
+            &cfg.nodes[cfg.source].files,
+            source.0,
+            &nodes,
+            cfg.matching,
+            cfg.max_lag_s,
+        ) {
             Ok(summary) => {
                 matching.peak_window_entries = matching
                     .peak_window_entries
@@ -459,75 +453,6 @@ fn playback_delays(
     (delays, matching, warnings)
 }
 
-/// Who a file belongs to in the matching pass.
-#[derive(Debug, Clone, Copy)]
-enum Owner {
-    Source,
-    Node(usize),
-}
-
-/// One merged pass over the source's files and a group of receivers' files.
-fn match_group(
-    cfg: &CompareConfig,
-    source: Side,
-    group: &[(usize, Side)],
-) -> Result<MatchSummary, String> {
-    let mut files = Vec::new();
-    let mut owners = Vec::new();
-    let mut open = |path: &str, owner: Owner| -> Result<(), String> {
-        let f = CaptureFile::open(path).map_err(|e| e.to_string())?;
-        files.push(f);
-        owners.push(owner);
-        Ok(())
-    };
-    for path in &cfg.nodes[cfg.source].files {
-        open(path, Owner::Source)?;
-    }
-    for (k, (i, _)) in group.iter().enumerate() {
-        for path in &cfg.nodes[*i].files {
-            open(path, Owner::Node(k))?;
-        }
-    }
-    let sides: Vec<Side> = group.iter().map(|(_, s)| *s).collect();
-    let mut matcher = Matcher::new(group.len(), cfg.matching);
-    let mut merged = Merged::new(files);
-    merged.for_each_indexed(|fi, raw| {
-        let Some(&owner) = owners.get(fi) else {
-            return;
-        };
-        let Decoded::Packet(p) = decode::decode(&raw) else {
-            return;
-        };
-        let node = match owner {
-            Owner::Source => None,
-            Owner::Node(k) => Some(k),
-        };
-        matcher.cover(node, p.ts_ns);
-        if !p.is_udp()
-            || matches!(p.frag, Frag::Later { .. })
-            || INFRA_PORTS.contains(&p.sport)
-            || INFRA_PORTS.contains(&p.dport)
-        {
-            return;
-        }
-        match owner {
-            Owner::Source => {
-                if p.src == source.ip && p.payload_len >= source.threshold {
-                    matcher.source_sent(p.ts_ns, p.payload, p.ip_len);
-                }
-            }
-            Owner::Node(k) => {
-                if let Some(side) = sides.get(k) {
-                    if p.dst == side.ip && p.payload_len >= side.threshold {
-                        matcher.node_received(k, p.ts_ns, p.payload, p.ip_len);
-                    }
-                }
-            }
-        }
-    });
-    Ok(matcher.finish(cfg.max_lag_s))
-}
-
 /// A receiver's delay from what the matcher found.
 fn delay_of(nd: &NodeDelay, min_share: f64) -> PlaybackDelay {
     let share = nd.matched_share();
@@ -548,7 +473,7 @@ fn delay_of(nd: &NodeDelay, min_share: f64) -> PlaybackDelay {
         return d;
     };
     if share >= min_share && nd.median_s.is_some() {
-        d.method = Some(METHOD_PAYLOAD.into());
+        d.method = Some(DelayMethod::PayloadMatch);
         d.median_s = nd.median_s.map(|x| round(x, 6));
         d.p10_s = nd.p10_s.map(|x| round(x, 6));
         d.p90_s = nd.p90_s.map(|x| round(x, 6));
@@ -557,7 +482,7 @@ fn delay_of(nd: &NodeDelay, min_share: f64) -> PlaybackDelay {
     let pct = share * 100.0;
     match nd.xcorr {
         Some((lag, r)) if r >= MIN_XCORR_R => {
-            d.method = Some(METHOD_XCORR.into());
+            d.method = Some(DelayMethod::RateXcorr);
             d.median_s = Some(round(lag, 6));
             d.reason = Some(format!(
                 "{pct:.1} % of the video packets matched the source's payloads: the delay is the lag of the best cross-correlation of the video rate series (r = {r:.2})"
@@ -630,7 +555,7 @@ mod tests {
             xcorr: Some((2.1, 0.8)),
         };
         let d = delay_of(&nd, 0.05);
-        assert_eq!(d.method.as_deref(), Some(METHOD_XCORR));
+        assert_eq!(d.method, Some(DelayMethod::RateXcorr));
         assert_eq!(d.median_s, Some(2.1));
         let flat = NodeDelay {
             xcorr: Some((0.0, 0.1)),

@@ -11,10 +11,11 @@
 
 use std::io::Cursor;
 
-use crate::analysis::{build_report, AnalysisConfig, Analyzer};
 use crate::decode::{self, dns, link::linktype, Decoded};
+use crate::pipeline::{build_report, AnalysisConfig, Analyzer, Warning};
 use crate::report;
 use crate::source::{CaptureFile, RawPacket};
+use crate::time::Timestamp;
 
 /// Link types [`decode_frame`] picks from: the supported ones, then unsupported ones
 /// (IEEE 802.11, USER0, radiotap, a number beyond any assigned).
@@ -71,7 +72,7 @@ pub fn decode_frame(data: &[u8]) {
         .unwrap_or(u32::MAX)
         .saturating_add(cut);
     let raw = RawPacket {
-        ts_ns: 1_700_000_000_000_000_000,
+        ts: Timestamp::from_ns(1_700_000_000_000_000_000),
         link_type: link,
         orig_len,
         data: frame,
@@ -126,6 +127,7 @@ pub fn read_capture(data: &[u8]) {
     while file.next_packet(|raw| analyzer.push(&raw)) {}
     let stats = file.stats().clone();
     let (fin, warnings) = analyzer.finish();
+    let warnings = warnings.into_iter().map(Warning::Filter).collect();
     let report = build_report(fin, &stats, &["fuzz.pcap".into()], &cfg, warnings, 1);
     let _ = report::json::write(&report, std::io::sink());
 }
@@ -156,7 +158,7 @@ mod tests {
     #[test]
     fn frame_input_round_trips_the_link() {
         let mut raw = RawPacket {
-            ts_ns: 0,
+            ts: Timestamp::EPOCH,
             link_type: linktype::LINUX_SLL2,
             orig_len: 300,
             data: &[1, 2],

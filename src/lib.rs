@@ -15,7 +15,6 @@
 //! `plan` is the study's capacity model, and `cli` is the only layer that knows about arguments.
 //! `harness` (hidden) holds the fuzzing entry points shared by `fuzz/` and the regression tests.
 
-pub mod analysis;
 pub mod cli;
 pub mod compare;
 pub mod decode;
@@ -23,7 +22,9 @@ pub mod flow;
 #[doc(hidden)]
 pub mod harness;
 pub mod metrics;
+pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod sim;
 pub mod source;
+pub mod time;

@@ -247,7 +247,7 @@ fn assert_swarm(r: &Report, packets: u64) {
     assert!((c.top2_share - 0.9).abs() < 1e-3, "top2 {}", c.top2_share);
     for (ip, n) in SUPPLIERS {
         let p = r.peers.list.iter().find(|p| p.ip == ip).unwrap();
-        assert_eq!(p.role, "supplier");
+        assert_eq!(p.role.as_str(), "supplier");
         assert_eq!(p.video_in_bytes, (n * VIDEO) as u64, "{ip}");
     }
     assert_eq!(r.summary.pull_push, "pull");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use peerscope::decode::{self, Decoded};
-use peerscope::report::compare::{Compare, METHOD_PAYLOAD, METHOD_XCORR};
+use peerscope::report::compare::{Compare, DelayMethod, NodeRole};
 use peerscope::sim::{Format, LabTruth, LinkType, PcapWriter};
 use peerscope::source::CaptureFile;
 
@@ -100,13 +100,13 @@ fn issue5_lab_payload_match_recovers_delay_and_rates() {
         let c = c.unwrap();
         assert_eq!(c.schema, "peerscope/compare-v1");
         assert_eq!(c.source, "source");
-        assert_eq!(c.method.as_deref(), Some(METHOD_PAYLOAD));
+        assert_eq!(c.method, Some(DelayMethod::PayloadMatch));
         assert_eq!(c.matching.offset, Some(8));
         check_rates(&c, &truth);
         for t in truth.nodes.iter().skip(1) {
             let n = c.nodes.iter().find(|n| n.name == t.name).unwrap();
             let d = &n.playback_delay;
-            assert_eq!(d.method.as_deref(), Some(METHOD_PAYLOAD), "{}", t.name);
+            assert_eq!(d.method, Some(DelayMethod::PayloadMatch), "{}", t.name);
             let median = d.median_s.unwrap();
             assert!(
                 (median - t.delay_s).abs() < 0.05,
@@ -120,7 +120,7 @@ fn issue5_lab_payload_match_recovers_delay_and_rates() {
             assert!(offset >= truth.hop_header_bytes, "{}: {offset}", t.name);
         }
         let src = &c.nodes[0];
-        assert_eq!(src.role, "source");
+        assert_eq!(src.role, NodeRole::Source);
         assert!(src.playback_delay.median_s.is_none() && src.playback_delay.reason.is_some());
         assert!((c.summary.source_upload_kbps - src.upload_kbps).abs() < 1e-9);
         assert_eq!(c.summary.receivers, truth.nodes.len() - 1);
@@ -159,7 +159,7 @@ fn issue5_rewritten_payloads_fall_back_to_rate_xcorr() {
         let median = d.median_s.unwrap();
         if t.hops >= 2 {
             // Nothing two hops away carries the source's bytes.
-            assert_eq!(d.method.as_deref(), Some(METHOD_XCORR), "{}: {d:?}", t.name);
+            assert_eq!(d.method, Some(DelayMethod::RateXcorr), "{}: {d:?}", t.name);
             assert!(d.matched_share.unwrap() < 0.05);
             assert!(d.reason.as_deref().unwrap().contains("cross-correlation"));
             fell_back += 1;
@@ -172,7 +172,7 @@ fn issue5_rewritten_payloads_fall_back_to_rate_xcorr() {
         );
     }
     assert!(fell_back >= 2);
-    assert_eq!(c.method.as_deref(), Some("mixed"));
+    assert_eq!(c.method, Some(DelayMethod::Mixed));
 }
 
 /// Copies the records of `from` for which `keep(seconds since the first record, frame)` holds.
@@ -182,9 +182,9 @@ fn filter_capture(from: &Path, to: &Path, keep: impl Fn(f64, &[u8]) -> bool) {
     let mut w = PcapWriter::new(out, Format::Pcap, LinkType::Ethernet).unwrap();
     let mut first = None;
     while reader.next_packet(|raw| {
-        let t0 = *first.get_or_insert(raw.ts_ns);
-        if keep((raw.ts_ns - t0) as f64 / 1e9, raw.data) {
-            w.write_record(raw.ts_ns as u64, raw.data, raw.orig_len)
+        let t0 = *first.get_or_insert(raw.ts);
+        if keep(raw.ts.secs_since(t0), raw.data) {
+            w.write_record(raw.ts.ns() as u64, raw.data, raw.orig_len)
                 .unwrap();
         }
     }) {}
@@ -193,7 +193,7 @@ fn filter_capture(from: &Path, to: &Path, keep: impl Fn(f64, &[u8]) -> bool) {
 
 fn is_video(frame: &[u8]) -> bool {
     let raw = peerscope::source::RawPacket {
-        ts_ns: 0,
+        ts: peerscope::time::Timestamp::EPOCH,
         link_type: 1,
         orig_len: frame.len() as u32,
         data: frame,
@@ -242,7 +242,7 @@ fn issue5_partial_spans_split_files_and_a_receiver_without_video() {
     assert_eq!(c.source, "source");
     let node = |name: &str| c.nodes.iter().find(|n| n.name == name).unwrap();
     assert_eq!(node("r1").files.len(), 2);
-    assert_eq!(node("r1").role, "receiver");
+    assert_eq!(node("r1").role, NodeRole::Receiver);
     // r1's two files together are its whole capture.
     let t1 = &truth.nodes[1];
     assert!(close(
@@ -253,7 +253,7 @@ fn issue5_partial_spans_split_files_and_a_receiver_without_video() {
     for name in ["r1", "r2", "r4", "r5", "r6"] {
         let t = truth.nodes.iter().find(|n| n.name == name).unwrap();
         let d = &node(name).playback_delay;
-        assert_eq!(d.method.as_deref(), Some(METHOD_PAYLOAD), "{name}: {d:?}");
+        assert_eq!(d.method, Some(DelayMethod::PayloadMatch), "{name}: {d:?}");
         assert!(
             (d.median_s.unwrap() - t.delay_s).abs() < 0.05,
             "{name}: {d:?}"

@@ -726,3 +726,72 @@ fn loopback_flows_a_day_long_stay_small() {
         assert!(max_rss_kb < 100_000, "max RSS {max_rss_kb} kB");
     }
 }
+
+/// An interface description with an `if_tsoffset` option (code 14, a signed 64-bit number of
+/// seconds; pcapng §4.2) and microsecond timestamps.
+fn ng_idb_offset(link: u16, offset_s: i64) -> Vec<u8> {
+    let mut body = link.to_le_bytes().to_vec();
+    body.extend_from_slice(&[0, 0]);
+    body.extend_from_slice(&65_535u32.to_le_bytes());
+    body.extend_from_slice(&14u16.to_le_bytes());
+    body.extend_from_slice(&8u16.to_le_bytes());
+    body.extend_from_slice(&offset_s.to_le_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+    ng_block(1, &body)
+}
+
+#[test]
+fn issue16_absurd_if_tsoffset_is_ignored_counted_and_warned() {
+    // A huge negative offset used to overflow a subtraction (a panic in a debug build) and,
+    // in release, to give a capture starting in 1677 with zero rates and no warning.
+    let mut ng = ng_shb();
+    ng.extend(ng_idb_offset(
+        1,
+        -9_000_000_000_000_000_000 / 1_000_000_000 * 1_000,
+    ));
+    for i in 0..4u64 {
+        let size = if i % 2 == 0 { 1000 } else { 40 };
+        ng.extend(ng_epb(
+            0,
+            T0 + i * 10 * MS,
+            &udp(&ETH, 2 + (i % 2) as u8, size),
+        ));
+    }
+    let (_, out, r) = run("tsoffset", &ng);
+    let r = ok(&out, r);
+    assert_eq!(r.capture.packets, 4);
+    assert_eq!(r.capture.bad_timestamps, 4, "{:?}", r.capture.warnings);
+    assert!(
+        has_warning(&r, "if_tsoffset of -9000000000000 s"),
+        "{:?}",
+        r.capture.warnings
+    );
+    assert!(stderr(&out).contains("if_tsoffset"), "{}", stderr(&out));
+    // The span is the packets' own: 30 ms, starting when they were captured.
+    assert!(
+        (r.capture.duration_s - 0.03).abs() < 1e-9,
+        "{}",
+        r.capture.duration_s
+    );
+    assert!(r
+        .capture
+        .start
+        .as_deref()
+        .is_some_and(|s| !s.starts_with("16")));
+    assert!(r.traffic.download_kbps > 0.0);
+}
+
+#[test]
+fn issue16_plausible_if_tsoffset_shifts_the_timestamps() {
+    let mut ng = ng_shb();
+    ng.extend(ng_idb_offset(1, 3_600));
+    ng.extend(ng_epb(0, T0, &udp(&ETH, 2, 1000)));
+    ng.extend(ng_epb(0, T0 + 10 * MS, &udp(&ETH, 3, 40)));
+    let (_, out, r) = run("tsoffset-ok", &ng);
+    let r = ok(&out, r);
+    assert_eq!(r.capture.bad_timestamps, 0);
+    let plain = chrono::DateTime::from_timestamp((T0 / 1_000_000_000) as i64 + 3_600, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    assert_eq!(r.capture.start.as_deref(), Some(plain.as_str()));
+}

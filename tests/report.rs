@@ -370,7 +370,6 @@ fn hostile_strings_are_escaped_in_page_and_figures() {
     report.capture.warnings = vec![format!("</li><img src=x onerror=alert(1)>{evil}")];
     report.peers.list[0].ip = format!("10.0.0.1{evil}");
     report.peers.list[0].name = Some(format!("\"><iframe src=//evil>{evil}"));
-    report.peers.list[1].role = evil.into();
     report.local.how = evil.into();
     report.tracker.name = Some(evil.into());
     report.tracker.ip = Some("192.0.2.1".into());

@@ -71,7 +71,7 @@ fn check_analyze_truth(t: &Value, r: &Report) {
         .peers
         .list
         .iter()
-        .filter(|p| p.role == "supplier")
+        .filter(|p| p.role.as_str() == "supplier")
         .map(|p| p.ip.as_str())
         .collect();
     want.sort();

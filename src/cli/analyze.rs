@@ -1,19 +1,19 @@
 //! `peerscope analyze`: capture files in, `report.json` and a human summary out.
 
-use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::output::{anonymizer, default_out_dir, prepare_out_dir, print_outcome, write_atomic};
 use super::InputError;
-use crate::analysis::{self, AnalysisConfig, AnalysisError};
-use crate::flow::TableConfig;
-use crate::metrics::playback::PlaybackOptions;
+use crate::flow::{Given, TableConfig};
+use crate::metrics::playback::{PlaybackOptions, TuneIn};
+use crate::pipeline::{self, AnalysisConfig};
 use crate::report::anonymize::Anonymizer;
 use crate::report::{self, Report};
+use crate::time::{Span, Timestamp};
 
 /// Options shared by every subcommand that analyses packets (`analyze`, `capture`).
 #[derive(Debug, Clone, clap::Args)]
@@ -64,35 +64,6 @@ impl AnalysisArgs {
     }
 }
 
-/// The anonymiser for `--anonymize` / `--anonymize-key FILE`, if either was given.
-pub fn anonymizer(wanted: bool, key_file: Option<&Path>) -> anyhow::Result<Option<Anonymizer>> {
-    let key = match (key_file, wanted) {
-        (Some(path), _) => {
-            let bytes = fs::read(path)
-                .with_context(|| format!("cannot read key file {}", path.display()))?;
-            Anonymizer::key_from_bytes(&bytes)
-                .map_err(|e| InputError(format!("{}: {e}", path.display())))?
-        }
-        (None, true) => Anonymizer::random_key().context("no random key available")?,
-        (None, false) => return Ok(None),
-    };
-    Ok(Some(Anonymizer::new(&key)))
-}
-
-/// Refuses to mix a run's files with an earlier run's: a directory that exists and holds
-/// anything needs `--force`.
-pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    if let Ok(mut entries) = fs::read_dir(out) {
-        if entries.next().is_some() && !force {
-            anyhow::bail!(
-                "{} exists and is not empty: use --force to overwrite its reports, or -o to choose another directory",
-                out.display()
-            );
-        }
-    }
-    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))
-}
-
 fn parse_window(text: &str) -> Result<f64, String> {
     let s = super::units::parse_duration_s(text)?;
     if s < 0.1 {
@@ -101,37 +72,31 @@ fn parse_window(text: &str) -> Result<f64, String> {
     Ok(s)
 }
 
-/// Tune-in as given: seconds into the capture or an absolute time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TuneIn {
-    Relative(f64),
-    Absolute(i64),
-}
-
-/// Parses `--tune-in`.
+/// Parses `--tune-in`: seconds into the capture, or an RFC 3339 time.
 pub fn parse_tune_in(text: &str) -> Result<TuneIn, String> {
     if let Ok(s) = super::units::parse_duration_s(text) {
-        return Ok(TuneIn::Relative(s));
+        return Ok(TuneIn::Relative(Span::from_secs_f64(s)));
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .map_err(|e| format!("--tune-in '{text}': neither seconds nor an RFC 3339 time ({e})"))
         .and_then(|t| {
             t.timestamp_nanos_opt()
-                .map(TuneIn::Absolute)
+                .map(|ns| TuneIn::Absolute(Timestamp::from_ns(ns)))
                 .ok_or_else(|| format!("--tune-in '{text}': out of range"))
         })
 }
 
 impl AnalysisArgs {
-    /// The validated configuration. A relative tune-in needs the capture's first timestamp,
-    /// which is only known after reading, so it is resolved by the caller.
-    pub fn config(&self, progress: bool) -> Result<(AnalysisConfig, Option<TuneIn>), String> {
+    /// The validated configuration.
+    pub fn config(&self) -> Result<AnalysisConfig, String> {
         let tune_in = self.tune_in.as_deref().map(parse_tune_in).transpose()?;
         let bin_ns = 100_000_000i64;
         let window_ns = ((self.window * 1e9 / bin_ns as f64).round() as i64).max(1) * bin_ns;
         let table = TableConfig {
-            local: self.local,
-            video_min: self.video_min,
+            given: Given {
+                local: self.local,
+                video_min: self.video_min,
+            },
             window_ns,
             player_ports: self.player_ports.clone(),
             max_pairs: self.max_pairs.max(1),
@@ -141,16 +106,12 @@ impl AnalysisArgs {
             table,
             playback: PlaybackOptions {
                 stream_rate_kbps: self.stream_rate,
-                tune_in_ns: match tune_in {
-                    Some(TuneIn::Absolute(ns)) => Some(ns),
-                    _ => None,
-                },
+                tune_in,
             },
             filter: self.filter.clone(),
-            progress,
             sequential: self.single_thread,
         };
-        Ok((cfg, tune_in))
+        Ok(cfg)
     }
 }
 
@@ -176,70 +137,17 @@ pub struct AnalyzeArgs {
     pub analysis: AnalysisArgs,
 }
 
-/// The default output directory for a run: `reports/<stem of the first file>`.
-pub fn default_out_dir(first: &str) -> PathBuf {
-    let stem = if first == "-" {
-        "stdin".to_string()
-    } else {
-        Path::new(first)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "capture".into())
-    };
-    Path::new("reports").join(stem)
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees a
-/// half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Runs an analysis of files and resolves a relative tune-in against the capture's start.
-pub fn analyze(files: &[String], args: &AnalysisArgs, progress: bool) -> anyhow::Result<Report> {
-    let (mut cfg, tune_in) = args.config(progress).map_err(InputError)?;
-    let mut report = match analysis::analyze_files(files, &cfg) {
-        Ok(r) => r,
-        Err(AnalysisError::NoInput(e)) => return Err(InputError(e).into()),
-        Err(e) => return Err(InputError(e.to_string()).into()),
-    };
-    if let Some(TuneIn::Relative(s)) = tune_in {
-        // The capture's start is known only now: run the playback metrics with it.
-        let start = report
-            .capture
-            .start
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .and_then(|t| t.timestamp_nanos_opt());
-        if let Some(start) = start {
-            cfg.playback.tune_in_ns = Some(start + (s * 1e9) as i64);
-            report = match analysis::analyze_files(files, &cfg) {
-                Ok(r) => r,
-                Err(e) => return Err(InputError(e.to_string()).into()),
-            };
-        }
-    }
+/// Runs one analysis of files (a relative tune-in is resolved inside the playback metrics).
+pub fn analyze(files: &[String], args: &AnalysisArgs) -> anyhow::Result<Report> {
+    let cfg = args.config().map_err(InputError)?;
+    let (_, report) = pipeline::analyze_files(files, &cfg, &super::progress::Bar::new())
+        .map_err(super::analysis_error)?;
     Ok(report)
 }
 
 /// `peerscope analyze`.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let mut report = analyze(&args.files, &args.analysis, true)?;
+    let mut report = analyze(&args.files, &args.analysis)?;
     if let Some(mut anon) = args.analysis.anonymizer()? {
         report = anon.report(&report).context("anonymising the report")?;
     }
@@ -284,34 +192,4 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         &[("report", &report_path)],
         &names,
     )
-}
-
-/// The end of a run that wrote a report: the JSON or the human summary on stdout with the
-/// paths written (`(label, path)`), then exit code 2 if not one packet could be decoded.
-pub fn print_outcome(
-    report: &Report,
-    json: &[u8],
-    as_json: bool,
-    written: &[(&str, &Path)],
-    names: &str,
-) -> anyhow::Result<ExitCode> {
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    if as_json {
-        lock.write_all(json)?;
-    } else {
-        report::text::write(report, &mut lock)?;
-        for (label, path) in written {
-            writeln!(lock, "{label:<9} {}", path.display())?;
-        }
-    }
-    lock.flush()?;
-    if report.capture.decoded_packets == 0 {
-        return Err(InputError(format!(
-            "{names}: none of {} packets could be decoded",
-            report.capture.packets
-        ))
-        .into());
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //!
 //! The capture source ([`crate::source::live`]) reads the interface on its own thread, writes
 //! every frame to the pcap file and sends batches of frames through a bounded channel; this
-//! thread feeds them to the same [`Analyzer`] as `analyze` uses, draws the status line, writes
+//! thread feeds them to the same analysis as `analyze` uses ([`LiveSession`]), draws the status line, writes
 //! the snapshots and, at the end, the report.
 //!
 //! The report is the one `analyze` writes for the pcap file, apart from `capture.files` (the
@@ -12,7 +12,7 @@
 //! flushed pcap file is analysed instead, exactly as `analyze` would.
 //!
 //! Snapshots (`--snapshot-every`) finish a copy of the running flow table
-//! ([`Analyzer::snapshot`]): each costs time in the size of the table, not of the capture so far
+//! ([`LiveSession::snapshot`]): each costs time in the size of the table, not of the capture so far
 //! (re-reading the pcap file each interval would grow without bound). A snapshot taken while the
 //! provisional choice is contradicted says its timeline is approximate; the final report is exact.
 
@@ -27,14 +27,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::analyze::{write_atomic, AnalysisArgs, TuneIn};
+use super::analyze::AnalysisArgs;
+use super::output::{print_outcome, write_atomic};
 use super::InputError;
-use crate::analysis::{self, AnalysisConfig, Analyzer};
-use crate::decode::link::linktype;
+use crate::pipeline::live::LiveSession;
+use crate::pipeline::{self, NoProgress, Warning};
 use crate::report::anonymize::Anonymizer;
 use crate::report::{self, Report};
+use crate::source::linktype;
 use crate::source::live::{self, LiveCapture, LiveCounters, LiveError, LiveOptions, Stop};
-use crate::source::SourceStats;
 
 /// Batches in flight between the reader and the analysis (at most 256 KiB each): enough to
 /// ride out a snapshot; beyond, the kernel's 64 MB buffer takes over.
@@ -96,7 +97,7 @@ fn live_error(e: LiveError) -> anyhow::Error {
 
 /// `peerscope capture`.
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
-    let (cfg, tune_in) = args.analysis.config(false).map_err(InputError)?;
+    let cfg = args.analysis.config().map_err(InputError)?;
     // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
     let mut anon = args.analysis.anonymizer()?;
     let interface = match &args.interface {
@@ -144,19 +145,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     // The kernel already applied the filter: the analyzer need not test each frame again.
     let mut live_cfg = cfg.clone();
     live_cfg.filter = None;
-    let mut analyzer =
-        Analyzer::new(&live_cfg).map_err(|e| anyhow::Error::from(InputError(e.to_string())))?;
+    let mut session = LiveSession::new(&live_cfg, link_type).map_err(super::analysis_error)?;
     let counters = Arc::new(LiveCounters::default());
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
     let reader = cap
         .spawn(stop.clone(), Arc::clone(&counters), tx)
         .context("cannot start the capture thread")?;
 
-    let mut stats = SourceStats {
-        link_types: vec![link_type],
-        ..SourceStats::default()
-    };
-    let mut last_ts = i64::MIN;
     let mut status = Status::new(!args.quiet && std::io::stderr().is_terminal());
     let snapshot_every = args.snapshot_every.map(Duration::from_secs_f64);
     let mut next_snapshot = snapshot_every.map(|d| Instant::now() + d);
@@ -172,13 +167,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         match rx.recv_timeout(wait) {
             Ok(batch) => {
                 for raw in batch.packets() {
-                    stats.packets += 1;
-                    stats.bytes += raw.data.len() as u64;
-                    if raw.ts_ns < last_ts {
-                        stats.backwards_timestamps += 1;
-                    }
-                    last_ts = raw.ts_ns;
-                    analyzer.push(&raw);
+                    session.push(&raw);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -186,13 +175,17 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
         let now = Instant::now();
         if now >= status.next {
-            status.draw(&interface, &analyzer, &counters, now);
+            status.draw(&interface, &session, &counters, now);
         }
         if let (Some(due), Some(every)) = (next_snapshot, snapshot_every) {
             if now >= due {
                 next_snapshot = Some(now + every);
-                if stats.packets > 0 {
-                    let r = snapshot(&analyzer, &stats, &files, &cfg, tune_in, &counters);
+                if session.packets() > 0 {
+                    let mut r = session.snapshot(&files, &cfg);
+                    r.capture.dropped_by_kernel =
+                        Some(counters.dropped_by_kernel.load(Ordering::Relaxed));
+                    r.capture.dropped_by_interface =
+                        Some(counters.dropped_by_interface.load(Ordering::Relaxed));
                     if let Err(e) = write_report(&r, &report_path, &mut anon) {
                         eprintln!("peerscope: warning: snapshot: {e:#}");
                     }
@@ -205,37 +198,36 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread failed"))?;
 
-    let (fin, mut warnings) = analyzer.finish();
+    let (fin, stats, mut warnings) = session.finish();
     if let Some(e) = &end.error {
-        warnings.push(format!("the capture on {interface} ended early: {e}"));
+        warnings.push(Warning::CaptureEndedEarly {
+            interface: interface.clone(),
+            error: e.to_string(),
+        });
     }
-    let mut cfg = cfg;
     let mut report = if fin.needs_second_pass {
         // The live pass classified the timeline with a provisional local host or threshold
         // that the whole capture contradicts: analyse the complete pcap file as `analyze`
         // does (two passes), so the report is exact and the same as `analyze` gives.
         let path = pcap_path.to_string_lossy().into_owned();
-        if let Some(TuneIn::Relative(s)) = tune_in {
-            cfg.playback.tune_in_ns = Some(fin.first_ns + (s * 1e9) as i64);
-        }
-        let mut r = analysis::analyze_files(std::slice::from_ref(&path), &cfg)
+        let (_, mut r) = pipeline::analyze_files(std::slice::from_ref(&path), &cfg, &NoProgress)
             .map_err(|e| InputError(format!("cannot re-analyse {path}: {e}")))?;
         r.capture.files = files.to_vec();
-        r.capture.warnings.extend(warnings);
+        r.capture
+            .warnings
+            .extend(warnings.iter().map(ToString::to_string));
         r
     } else {
-        if let Some(TuneIn::Relative(s)) = tune_in {
-            cfg.playback.tune_in_ns = Some(fin.first_ns + (s * 1e9) as i64);
-        }
-        analysis::build_report(fin, &stats, &files, &cfg, warnings, 1)
+        LiveSession::report(fin, &stats, &files, &cfg, warnings).1
     };
     report.capture.dropped_by_kernel = end.dropped_by_kernel;
     report.capture.dropped_by_interface = end.dropped_by_interface;
     let dropped = end.dropped_by_kernel.unwrap_or(0) + end.dropped_by_interface.unwrap_or(0);
     if dropped > 0 {
-        report.capture.warnings.push(format!(
-            "{dropped} packets were dropped before peerscope saw them (see capture.dropped_by_kernel and dropped_by_interface): rates and shares undercount"
-        ));
+        report
+            .capture
+            .warnings
+            .push(Warning::Dropped(dropped).to_string());
     }
 
     for w in &report.capture.warnings {
@@ -255,40 +247,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = report_path.parent() {
         super::plot::write_all(&report, dir)?;
     }
-    super::analyze::print_outcome(
+    print_outcome(
         &report,
         &json,
         args.json,
         &[("pcap", &pcap_path), ("report", &report_path)],
         &interface,
     )
-}
-
-/// The report of the capture so far.
-fn snapshot(
-    analyzer: &Analyzer,
-    stats: &SourceStats,
-    files: &[String],
-    cfg: &AnalysisConfig,
-    tune_in: Option<TuneIn>,
-    counters: &LiveCounters,
-) -> Report {
-    let (fin, mut warnings) = analyzer.snapshot();
-    warnings.push(format!(
-        "snapshot during the capture, after {} packets: the final report replaces it",
-        stats.packets
-    ));
-    if fin.needs_second_pass {
-        warnings.push("the series, stream rate, buffer and continuity of this snapshot were classified with a provisional local host/threshold that the capture so far contradicts: approximate until the final report".into());
-    }
-    let mut cfg = cfg.clone();
-    if let Some(TuneIn::Relative(s)) = tune_in {
-        cfg.playback.tune_in_ns = Some(fin.first_ns + (s * 1e9) as i64);
-    }
-    let mut r = analysis::build_report(fin, stats, files, &cfg, warnings, 1);
-    r.capture.dropped_by_kernel = Some(counters.dropped_by_kernel.load(Ordering::Relaxed));
-    r.capture.dropped_by_interface = Some(counters.dropped_by_interface.load(Ordering::Relaxed));
-    r
 }
 
 /// Writes the report atomically (anonymised first when asked); returns the JSON.
@@ -329,12 +294,12 @@ impl Status {
         }
     }
 
-    fn draw(&mut self, interface: &str, analyzer: &Analyzer, c: &LiveCounters, now: Instant) {
+    fn draw(&mut self, interface: &str, session: &LiveSession, c: &LiveCounters, now: Instant) {
         self.next = now + STATUS_EVERY;
         if !self.enabled {
             return;
         }
-        let live = analyzer.live();
+        let live = session.live();
         let secs = now.duration_since(self.last).as_secs_f64().max(1e-3);
         let kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / secs;
         let down = kbps(live.down_ip_bytes.saturating_sub(self.last_down));

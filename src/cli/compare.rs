@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::analyze::write_atomic;
+use super::output::write_atomic;
 use super::units::{parse_duration_s, parse_rate_kbps};
 use super::InputError;
 use crate::compare::{self, CompareConfig, NodeInput, RunInput};
@@ -194,7 +194,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             return Err(InputError(format!("node {}: no packets in the capture", n.name)).into());
         }
     }
-    let anonymizer = super::analyze::anonymizer(args.anonymize, args.anonymize_key.as_deref())?;
+    let anonymizer = super::output::anonymizer(args.anonymize, args.anonymize_key.as_deref())?;
     let (compare_model, node_reports) = match anonymizer {
         Some(mut anon) => {
             let mut v = serde_json::to_value(&outcome.compare)?;
@@ -217,7 +217,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join("compare"));
-    super::analyze::prepare_out_dir(&out, args.force)?;
+    super::output::prepare_out_dir(&out, args.force)?;
     for (n, r) in c.nodes.iter().zip(&node_reports) {
         let path = out.join(&n.report);
         if let Some(dir) = path.parent() {
@@ -271,7 +271,7 @@ fn write_text<W: Write>(c: &model::Compare, out: &mut W) -> std::io::Result<()> 
         writeln!(
             out,
             "{:<12} {:<16} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>8} {:<14}{}",
-            if n.role == "source" {
+            if n.role == model::NodeRole::Source {
                 format!("{}*", n.name)
             } else {
                 n.name.clone()
@@ -283,7 +283,7 @@ fn write_text<W: Write>(c: &model::Compare, out: &mut W) -> std::io::Result<()> 
             n.video.upload_kbps,
             opt(d.median_s, 3),
             opt(d.matched_share.map(|x| x * 100.0), 1),
-            d.method.as_deref().unwrap_or("-"),
+            d.method.map_or("-", |m| m.as_str()),
             match (&d.reason, n.role.as_str()) {
                 (Some(r), "receiver") if d.method.is_none() => format!("  ({r})"),
                 _ => String::new(),

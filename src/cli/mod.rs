@@ -10,8 +10,10 @@ pub mod analyze;
 pub mod capture;
 pub mod compare;
 pub mod interfaces;
+pub mod output;
 pub mod plan;
 pub mod plot;
+pub mod progress;
 pub mod simulate;
 pub mod units;
 
@@ -79,6 +81,16 @@ pub fn main() -> ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InputError(pub String);
+
+/// The CLI's error for a failed analysis: input problems (nothing readable, a bad filter) exit
+/// 2 as [`InputError`]; an internal failure exits 1.
+pub fn analysis_error(e: crate::pipeline::AnalysisError) -> anyhow::Error {
+    use crate::pipeline::AnalysisError;
+    match e {
+        AnalysisError::NoInput(_) | AnalysisError::Filter(_) => InputError(e.to_string()).into(),
+        other => anyhow::Error::new(other),
+    }
+}
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

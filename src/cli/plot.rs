@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::analyze::write_atomic;
+use super::output::write_atomic;
 use super::InputError;
 use crate::report::{self, Report};
 

@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use etherparse::{err, IpNumber, LaxIpSlice};
 
 use crate::source::RawPacket;
+use crate::time::Timestamp;
 use link::LinkPayload;
 
 /// The layer at which decoding stopped.
@@ -135,8 +136,8 @@ pub enum Frag {
 /// One decoded packet. Borrowed from the frame; copy out what must outlive it.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
-    /// Capture time, nanoseconds since the Unix epoch.
-    pub ts_ns: i64,
+    /// Capture time.
+    pub ts: Timestamp,
     pub src: IpAddr,
     pub dst: IpAddr,
     /// TTL (IPv4) or hop limit (IPv6) as received.
@@ -182,13 +183,13 @@ pub fn decode<'a>(raw: &RawPacket<'a>) -> Decoded<'a> {
     // Bytes of IP the frame had on the wire: the original length minus the link header.
     let link_hdr = raw.data.len() - ip.len();
     let ip_wire = (raw.orig_len as usize).saturating_sub(link_hdr);
-    match decode_ip(ip, ip_wire, raw.ts_ns) {
+    match decode_ip(ip, ip_wire, raw.ts) {
         Ok(p) => Decoded::Packet(p),
         Err(m) => Decoded::Malformed(m),
     }
 }
 
-fn decode_ip(ip: &[u8], ip_wire: usize, ts_ns: i64) -> Result<Packet<'_>, Malformed> {
+fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Malformed> {
     let (slice, ext_err) = LaxIpSlice::from_slice(ip).map_err(|e| match e {
         err::ip::LaxHeaderSliceError::Len(_) => Malformed::Truncated(Layer::Ip),
         err::ip::LaxHeaderSliceError::Content(c) => match c {
@@ -254,7 +255,7 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts_ns: i64) -> Result<Packet<'_>, Malfor
     let ip_payload_wire = ip_len.saturating_sub(hdr_len);
     let proto = payload.ip_number;
     let mut packet = Packet {
-        ts_ns,
+        ts,
         src,
         dst,
         ttl,
@@ -420,7 +421,7 @@ mod tests {
 
     fn raw(data: &[u8], orig: usize) -> RawPacket<'_> {
         RawPacket {
-            ts_ns: 5,
+            ts: Timestamp::from_ns(5),
             link_type: link::linktype::RAW,
             orig_len: orig as u32,
             data,

@@ -5,6 +5,8 @@
 //! of distinct sizes, so lookups are a short binary search and memory follows the distinct sizes,
 //! not the packets.
 
+use crate::time::Timestamp;
+
 /// What one size has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SizeCell {
@@ -12,7 +14,7 @@ pub struct SizeCell {
     /// IP bytes of those packets (header included), for rates in IP bytes.
     pub ip_bytes: u64,
     /// Time of the first packet of this size.
-    pub first_ns: i64,
+    pub first: Timestamp,
 }
 
 /// Sparse exact histogram keyed by UDP payload size in bytes.
@@ -24,13 +26,13 @@ pub struct SizeHist {
 impl SizeHist {
     /// Counts one packet.
     #[inline]
-    pub fn add(&mut self, size: u32, ip_bytes: u32, ts_ns: i64) {
+    pub fn add(&mut self, size: u32, ip_bytes: u32, ts: Timestamp) {
         match self.cells.binary_search_by_key(&size, |(s, _)| *s) {
             Ok(i) => {
                 let cell = &mut self.cells[i].1;
                 cell.packets += 1;
                 cell.ip_bytes += u64::from(ip_bytes);
-                cell.first_ns = cell.first_ns.min(ts_ns);
+                cell.first = cell.first.min(ts);
             }
             Err(i) => {
                 // Most pairs see one or two sizes: start with room for one cell, not the four
@@ -45,7 +47,7 @@ impl SizeHist {
                         SizeCell {
                             packets: 1,
                             ip_bytes: u64::from(ip_bytes),
-                            first_ns: ts_ns,
+                            first: ts,
                         },
                     ),
                 )
@@ -68,7 +70,7 @@ impl SizeHist {
                     let mine = &mut self.cells[i].1;
                     mine.packets += cell.packets;
                     mine.ip_bytes += cell.ip_bytes;
-                    mine.first_ns = mine.first_ns.min(cell.first_ns);
+                    mine.first = mine.first.min(cell.first);
                 }
                 Err(i) => self.cells.insert(i, (*size, *cell)),
             }
@@ -98,7 +100,7 @@ impl SizeHist {
             t.packets += cell.packets;
             t.ip_bytes += cell.ip_bytes;
             t.payload_bytes += u64::from(*size) * cell.packets;
-            t.first_ns = t.first_ns.min(cell.first_ns);
+            t.first = t.first.min(cell.first);
         }
         (below, above)
     }
@@ -117,7 +119,8 @@ pub struct Totals {
     pub packets: u64,
     pub ip_bytes: u64,
     pub payload_bytes: u64,
-    pub first_ns: i64,
+    /// First packet of the class (`Timestamp::from_ns(i64::MAX)` when none).
+    pub first: Timestamp,
 }
 
 impl Default for Totals {
@@ -126,7 +129,7 @@ impl Default for Totals {
             packets: 0,
             ip_bytes: 0,
             payload_bytes: 0,
-            first_ns: i64::MAX,
+            first: Timestamp::from_ns(i64::MAX),
         }
     }
 }
@@ -228,7 +231,7 @@ mod tests {
         let mut h = SizeHist::default();
         for &(size, n) in pairs {
             for _ in 0..n {
-                h.add(size, size + 28, 0);
+                h.add(size, size + 28, Timestamp::EPOCH);
             }
         }
         h

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use crate::decode::Packet;
+use crate::time::Timestamp;
 
 /// Traffic of the local host in one bin. Byte counts are IP bytes unless named `payload`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub struct Timeline {
     bin_ns: i64,
     window_ns: i64,
     max_bins: usize,
-    origin: i64,
+    origin: Timestamp,
     bins: Vec<Bin>,
     /// Packets outside the binned range.
     pub unbinned: u64,
@@ -54,7 +55,7 @@ impl Timeline {
             bin_ns: bin_ns.max(1),
             window_ns: window_ns.max(1),
             max_bins,
-            origin: 0,
+            origin: Timestamp::EPOCH,
             bins: Vec::new(),
             unbinned: 0,
             window: -1,
@@ -63,8 +64,8 @@ impl Timeline {
         }
     }
 
-    pub(crate) fn set_origin(&mut self, ts_ns: i64) {
-        self.origin = ts_ns;
+    pub(crate) fn set_origin(&mut self, ts: Timestamp) {
+        self.origin = ts;
     }
 
     /// Width of a bin in nanoseconds.
@@ -93,8 +94,8 @@ impl Timeline {
     }
 
     #[inline]
-    fn bin(&mut self, ts_ns: i64) -> Option<&mut Bin> {
-        let idx = (ts_ns.saturating_sub(self.origin) / self.bin_ns).max(0) as usize;
+    fn bin(&mut self, ts: Timestamp) -> Option<&mut Bin> {
+        let idx = (ts.since(self.origin).ns() / self.bin_ns).max(0) as usize;
         if idx >= self.max_bins {
             self.unbinned += 1;
             return None;
@@ -105,8 +106,8 @@ impl Timeline {
         Some(&mut self.bins[idx])
     }
 
-    pub(crate) fn add_control(&mut self, ts_ns: i64, down: bool, ip_len: u32, packet: bool) {
-        if let Some(b) = self.bin(ts_ns) {
+    pub(crate) fn add_control(&mut self, ts: Timestamp, down: bool, ip_len: u32, packet: bool) {
+        if let Some(b) = self.bin(ts) {
             let n = u32::from(packet);
             if down {
                 b.down_ip += u64::from(ip_len);
@@ -121,8 +122,8 @@ impl Timeline {
     }
 
     /// Traffic that is neither video nor control (TCP, ICMP, …).
-    pub(crate) fn add_other(&mut self, ts_ns: i64, down: bool, ip_len: u32) {
-        if let Some(b) = self.bin(ts_ns) {
+    pub(crate) fn add_other(&mut self, ts: Timestamp, down: bool, ip_len: u32) {
+        if let Some(b) = self.bin(ts) {
             if down {
                 b.down_ip += u64::from(ip_len);
             } else {
@@ -133,14 +134,14 @@ impl Timeline {
 
     pub(crate) fn add_video(
         &mut self,
-        ts_ns: i64,
+        ts: Timestamp,
         down: bool,
         ip_len: u32,
         payload: u32,
         packet: bool,
         peer: IpAddr,
     ) {
-        if let Some(b) = self.bin(ts_ns) {
+        if let Some(b) = self.bin(ts) {
             let n = u32::from(packet);
             if down {
                 b.down_ip += u64::from(ip_len);
@@ -155,7 +156,7 @@ impl Timeline {
             }
         }
         if down {
-            let w = ts_ns.saturating_sub(self.origin).max(0) / self.window_ns;
+            let w = ts.since(self.origin).ns().max(0) / self.window_ns;
             if w > self.window {
                 self.close_window();
                 self.window = w;
@@ -207,7 +208,7 @@ pub struct LoopFlow {
     /// Total payload bytes sent by each side.
     pub bytes: [u64; 2],
     /// First payload byte sent by each side.
-    pub first_payload_ns: [Option<i64>; 2],
+    pub first_payload: [Option<Timestamp>; 2],
 }
 
 impl LoopFlow {
@@ -230,7 +231,7 @@ impl LoopFlow {
 pub struct LoopbackFlows {
     bin_ns: i64,
     max_bins: usize,
-    origin: i64,
+    origin: Timestamp,
     index: FxHashMap<(IpAddr, u16, IpAddr, u16), usize>,
     flows: Vec<LoopFlow>,
     /// Flows not followed because the cap was reached.
@@ -242,15 +243,15 @@ impl LoopbackFlows {
         LoopbackFlows {
             bin_ns: bin_ns.max(1),
             max_bins,
-            origin: 0,
+            origin: Timestamp::EPOCH,
             index: FxHashMap::default(),
             flows: Vec::new(),
             refused: 0,
         }
     }
 
-    pub(crate) fn set_origin(&mut self, ts_ns: i64) {
-        self.origin = ts_ns;
+    pub(crate) fn set_origin(&mut self, ts: Timestamp) {
+        self.origin = ts;
     }
 
     /// The flows followed.
@@ -277,7 +278,7 @@ impl LoopbackFlows {
                     port: [key.1, key.3],
                     bins: [BTreeMap::new(), BTreeMap::new()],
                     bytes: [0, 0],
-                    first_payload_ns: [None, None],
+                    first_payload: [None, None],
                 });
                 self.index.insert(key, self.flows.len() - 1);
                 self.flows.len() - 1
@@ -289,9 +290,9 @@ impl LoopbackFlows {
         let side = usize::from(!fwd);
         let flow = &mut self.flows[i];
         flow.bytes[side] += u64::from(p.payload_len);
-        let first = &mut flow.first_payload_ns[side];
-        *first = Some(first.map_or(p.ts_ns, |f| f.min(p.ts_ns)));
-        let idx = (p.ts_ns.saturating_sub(self.origin) / self.bin_ns).max(0) as usize;
+        let first = &mut flow.first_payload[side];
+        *first = Some(first.map_or(p.ts, |f| f.min(p.ts)));
+        let idx = (p.ts.since(self.origin).ns() / self.bin_ns).max(0) as usize;
         if let Some(idx) = u32::try_from(idx)
             .ok()
             .filter(|&i| (i as usize) < self.max_bins)

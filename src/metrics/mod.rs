@@ -8,6 +8,8 @@
 //! in kb/s of IP bytes, packet sizes in UDP payload bytes, times in seconds from the first
 //! packet of the capture.
 
+use crate::time::Timestamp;
+
 pub mod delay;
 pub mod peers;
 pub mod playback;
@@ -38,7 +40,7 @@ pub fn kbps(bytes: u64, seconds: f64) -> f64 {
     }
 }
 
-/// Seconds from `origin_ns` to `ts_ns`, rounded to microseconds.
-pub fn rel_s(ts_ns: i64, origin_ns: i64) -> f64 {
-    round((ts_ns - origin_ns) as f64 / 1e9, 6)
+/// Seconds from `origin` to `ts`, rounded to microseconds.
+pub fn rel_s(ts: Timestamp, origin: Timestamp) -> f64 {
+    round(ts.secs_since(origin), 6)
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::{is_unicast_host, Finished, PairStats};
+use crate::time::Timestamp;
 
 use super::{rel_s, round};
 
@@ -57,7 +58,7 @@ pub struct Peer {
     /// Name from a captured DNS answer.
     pub name: Option<String>,
     /// `supplier`, `consumer`, `tracker` or `control-only`.
-    pub role: String,
+    pub role: PeerRole,
     /// UDP payload bytes of video received from this peer.
     pub video_in_bytes: u64,
     /// UDP payload bytes of video sent to this peer.
@@ -97,6 +98,39 @@ pub fn hops_from_ttl(ttl: u8) -> u8 {
     initial - ttl
 }
 
+/// What a peer is to the local host (SPEC §2): written in the report as `tracker`,
+/// `supplier`, `consumer` or `control-only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerRole {
+    /// Contacted before the first video packet, never supplied video.
+    Tracker,
+    /// Sent at least 1 % of the video received.
+    Supplier,
+    /// Received at least 1 % of the video sent.
+    Consumer,
+    /// Exchanged control only.
+    ControlOnly,
+}
+
+impl PeerRole {
+    /// The report's word for the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerRole::Tracker => "tracker",
+            PeerRole::Supplier => "supplier",
+            PeerRole::Consumer => "consumer",
+            PeerRole::ControlOnly => "control-only",
+        }
+    }
+}
+
+impl std::fmt::Display for PeerRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Per-peer numbers before roles are assigned.
 struct Row<'a> {
     ip: IpAddr,
@@ -110,7 +144,7 @@ struct Row<'a> {
 }
 
 /// First video packet received by the local host, if any.
-pub fn first_video_ns(fin: &Finished) -> Option<i64> {
+pub fn first_video(fin: &Finished) -> Option<Timestamp> {
     let local = fin.local?;
     let t = fin.threshold?;
     fin.pairs
@@ -122,13 +156,13 @@ pub fn first_video_ns(fin: &Finished) -> Option<i64> {
                 .cells()
                 .iter()
                 .filter(move |(s, _)| *s >= t)
-                .map(|(_, c)| c.first_ns)
+                .map(|(_, c)| c.first)
         })
         .min()
 }
 
 /// Builds `peers` and `tracker`.
-pub fn peers(fin: &Finished) -> (Peers, Tracker) {
+pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
     let overflow = Overflow {
         packets: fin.overflow.packets,
         ip_bytes: fin.overflow.ip_bytes,
@@ -143,6 +177,7 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
                 list: Vec::new(),
                 overflow,
             },
+            None,
             Tracker {
                 ip: None,
                 name: None,
@@ -184,7 +219,7 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
             0.0
         }
     };
-    let first_video = first_video_ns(fin);
+    let first_video = first_video(fin);
     let tracker_ip = pick_tracker(fin, &rows, first_video);
     rows.sort_by(|x, y| {
         y.video_in
@@ -200,16 +235,16 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
         .map(|r| {
             let s = share(r.video_in);
             let role = if Some(r.ip) == tracker_ip {
-                "tracker"
+                PeerRole::Tracker
             } else if s >= SUPPLIER_SHARE && r.video_in > 0 {
-                "supplier"
+                PeerRole::Supplier
             } else if video_out_total > 0
                 && r.video_out as f64 >= SUPPLIER_SHARE * video_out_total as f64
                 && r.video_out > 0
             {
-                "consumer"
+                PeerRole::Consumer
             } else {
-                "control-only"
+                PeerRole::ControlOnly
             };
             let (first, last) = r.pair.span();
             let d_in = r.pair.sent_by(r.ip);
@@ -217,7 +252,7 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
                 ip: r.ip.to_string(),
                 ports: r.pair.ports_of(r.ip).to_vec(),
                 name: fin.names.get(&r.ip).cloned(),
-                role: role.into(),
+                role,
                 video_in_bytes: r.video_in,
                 video_out_bytes: r.video_out,
                 control_in_bytes: r.control_in,
@@ -225,14 +260,14 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
                 tcp_in_bytes: d_in.tcp_payload_bytes,
                 tcp_out_bytes: r.pair.sent_by(local).tcp_payload_bytes,
                 share_in: round(s, 4),
-                first_seen_s: rel_s(first, fin.first_ns),
-                last_seen_s: rel_s(last, fin.first_ns),
+                first_seen_s: rel_s(first, fin.first),
+                last_seen_s: rel_s(last, fin.first),
                 ttl_hops: (d_in.packets > 0).then(|| hops_from_ttl(d_in.ttl_max)),
             }
         })
         .collect();
     let contacted = rows.iter().filter(|r| r.peer_udp).count() as u64;
-    let suppliers = list.iter().filter(|p| p.role == "supplier").count() as u64;
+    let suppliers = list.iter().filter(|p| p.role == PeerRole::Supplier).count() as u64;
     let tracker = match tracker_ip {
         Some(ip) => {
             let name = fin.names.get(&ip).cloned();
@@ -263,13 +298,18 @@ pub fn peers(fin: &Finished) -> (Peers, Tracker) {
             list,
             overflow,
         },
+        tracker_ip,
         tracker,
     )
 }
 
 /// The tracker: an endpoint contacted before the first video packet that never supplied
 /// video, preferring one named by DNS, then one spoken to over TCP, then the earliest.
-fn pick_tracker(fin: &Finished, rows: &[Row<'_>], first_video: Option<i64>) -> Option<IpAddr> {
+fn pick_tracker(
+    fin: &Finished,
+    rows: &[Row<'_>],
+    first_video: Option<Timestamp>,
+) -> Option<IpAddr> {
     let first_video = first_video?;
     rows.iter()
         .filter(|r| r.video_in == 0 && r.video_out == 0)

@@ -7,11 +7,14 @@
 //! or `any`. Without it, start-up delay is `null` (never a guess), and the buffer and
 //! continuity are estimated from the video download, with `how` saying so.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::flow::Finished;
+use crate::time::{Span, Timestamp};
 
-use super::peers::{first_video_ns, Peers};
+use super::peers::{first_video, Peers};
 use super::{rel_s, round};
 
 /// Windows over which the stream rate's median is taken (SPEC §2).
@@ -21,13 +24,33 @@ const STALL_MERGE_S: f64 = 0.2;
 /// Stalls shorter than this are left out of the list (not out of the index).
 const STALL_MIN_S: f64 = 0.1;
 
+/// Tune-in as the user gave it: a time into the capture, or an absolute time. A relative one
+/// is resolved here, against the capture's first timestamp, so the analysis runs once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TuneIn {
+    /// This long after the capture's first packet.
+    Relative(Span),
+    /// At this time.
+    Absolute(Timestamp),
+}
+
+impl TuneIn {
+    /// The instant, for a capture whose first packet is at `first`.
+    pub fn resolve(self, first: Timestamp) -> Timestamp {
+        match self {
+            TuneIn::Relative(span) => first + span,
+            TuneIn::Absolute(t) => t,
+        }
+    }
+}
+
 /// Playback options from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct PlaybackOptions {
     /// `--stream-rate`, kb/s of application bytes.
     pub stream_rate_kbps: Option<f64>,
-    /// `--tune-in`, nanoseconds since the epoch.
-    pub tune_in_ns: Option<i64>,
+    /// `--tune-in`.
+    pub tune_in: Option<TuneIn>,
 }
 
 /// `stream` in the report.
@@ -109,7 +132,7 @@ pub struct Playback {
 struct Player {
     /// Payload bytes handed to the player per bin (dense, for the chosen flow only).
     bins: Vec<u64>,
-    first_ns: i64,
+    first: Timestamp,
     label: String,
     how: String,
 }
@@ -133,20 +156,20 @@ fn find_player(fin: &Finished, video_rate_bps: f64) -> Option<Player> {
     if let Some((f, s)) = by_port {
         return Some(Player {
             bins: f.dense_bins(s),
-            first_ns: f.first_payload_ns[s]?,
+            first: f.first_payload[s]?,
             label: label(f, s),
             how: format!("TCP on loopback from player port {}", f.port[s]),
         });
     }
     // Auto-detection: the loopback direction whose rate over its active span is within a
     // factor 1.5 of the video download rate.
-    let span_end = fin.last_ns;
+    let span_end = fin.last;
     flows
         .iter()
         .flat_map(|f| (0..2).map(move |s| (f, s)))
         .filter_map(|(f, s)| {
-            let first = f.first_payload_ns[s]?;
-            let secs = (span_end - first) as f64 / 1e9;
+            let first = f.first_payload[s]?;
+            let secs = span_end.secs_since(first);
             let rate = if secs > 1.0 {
                 f.bytes[s] as f64 / secs
             } else {
@@ -158,7 +181,7 @@ fn find_player(fin: &Finished, video_rate_bps: f64) -> Option<Player> {
         .max_by_key(|(f, s, _, _)| f.bytes[*s])
         .map(|(f, s, first, rate)| Player {
             bins: f.dense_bins(s),
-            first_ns: first,
+            first,
             label: label(f, s),
             how: format!(
                 "auto-detected: loopback TCP from port {} carries {:.1} kb/s, close to the video download rate",
@@ -300,39 +323,39 @@ fn push_stall(stalls: &mut Vec<Stall>, (start, _, end): (f64, f64, f64)) {
 }
 
 /// Tune-in: the first packet the local host sent to a DNS server, the tracker or a peer.
-fn session_start_ns(fin: &Finished, tracker: Option<&str>) -> Option<i64> {
+fn session_start(fin: &Finished, tracker: Option<IpAddr>) -> Option<Timestamp> {
     let local = fin.local?;
     fin.pairs_of_local()
         .filter(|p| {
             let remote = p.other(local);
-            p.has_peer_udp()
-                || p.ports_of(remote).contains(&53)
-                || tracker.is_some_and(|t| remote.to_string() == t)
+            p.has_peer_udp() || p.ports_of(remote).contains(&53) || tracker == Some(remote)
         })
         .filter_map(|p| {
             let out = p.sent_by(local);
-            (out.packets > 0).then_some(out.first_ns)
+            (out.packets > 0).then_some(out.first)
         })
         .min()
 }
 
 /// Computes stream, startup, buffer and continuity.
-pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>) -> Playback {
+pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAddr>) -> Playback {
     let bins = fin.timeline.bins();
     let bin_ns = fin.timeline.bin_ns();
     let bin_s = bin_ns as f64 / 1e9;
     // The timeline keeps at most `max_bins` bins (later packets are unbinned, with a warning):
     // the playback model stops there too. Uncapped, two records with timestamps years apart
     // made it walk billions of empty bins (found by fuzzing).
-    let end_s = ((fin.last_ns - fin.first_ns).max(0) as f64 / 1e9)
+    let end_s = fin
+        .duration()
+        .as_secs_f64()
         .min(fin.timeline.max_bins() as f64 * bin_s);
     let total_bins = ((end_s / bin_s).ceil() as usize).max(bins.len());
     let video: Vec<u64> = bins.iter().map(|b| b.video_down_payload).collect();
-    let first_video = first_video_ns(fin);
+    let first_video = first_video(fin);
     let video_total: u64 = video.iter().sum();
     let video_rate_bps = first_video
         .map(|fv| {
-            let secs = (fin.last_ns - fv) as f64 / 1e9;
+            let secs = fin.last.secs_since(fv);
             if secs > 0.0 {
                 video_total as f64 / secs
             } else {
@@ -341,14 +364,14 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
         })
         .unwrap_or(0.0);
     let player = find_player(fin, video_rate_bps);
-    let bin_of = |ns: i64| (((ns - fin.first_ns).max(0)) / bin_ns) as usize;
+    let bin_of = |t: Timestamp| (t.since(fin.first).ns().max(0) / bin_ns) as usize;
 
     // Stream rate.
     let (rate_bps, rate_how) = if let Some(r) = opts.stream_rate_kbps {
         (Some(r * 1000.0 / 8.0), "given: --stream-rate".to_string())
     } else if let Some(p) = &player {
         (
-            median_rate(&p.bins, bin_of(p.first_ns), bin_s, total_bins),
+            median_rate(&p.bins, bin_of(p.first), bin_s, total_bins),
             "player: median over 10 s windows of the bytes handed to the player".to_string(),
         )
     } else if let Some(fv) = first_video {
@@ -369,21 +392,22 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
 
     // Start-up.
     let tune_in = opts
-        .tune_in_ns
-        .or_else(|| session_start_ns(fin, tracker_ip));
-    let playback_ns = player.as_ref().map(|p| p.first_ns);
+        .tune_in
+        .map(|t| t.resolve(fin.first))
+        .or_else(|| session_start(fin, tracker_ip));
+    let playback_at = player.as_ref().map(|p| p.first);
     let startup = Startup {
-        tune_in_s: tune_in.map(|t| rel_s(t, fin.first_ns)),
-        first_video_s: first_video.map(|t| rel_s(t, fin.first_ns)),
-        playback_start_s: playback_ns.map(|t| rel_s(t, fin.first_ns)),
-        delay_s: match (tune_in, playback_ns) {
-            (Some(t), Some(p)) => Some(round((p - t) as f64 / 1e9, 6)),
+        tune_in_s: tune_in.map(|t| rel_s(t, fin.first)),
+        first_video_s: first_video.map(|t| rel_s(t, fin.first)),
+        playback_start_s: playback_at.map(|t| rel_s(t, fin.first)),
+        delay_s: match (tune_in, playback_at) {
+            (Some(t), Some(p)) => Some(round(p.secs_since(t), 6)),
             _ => None,
         },
         how: match (&player, tune_in) {
             (Some(p), Some(_)) => format!(
                 "tune-in ({}) to the first payload byte handed to the player ({})",
-                if opts.tune_in_ns.is_some() {
+                if opts.tune_in.is_some() {
                     "given: --tune-in"
                 } else {
                     "first packet to a DNS server, the tracker or a peer"
@@ -399,7 +423,7 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
     let mut buffer_levels = None;
     let (buffer, continuity) = match (&player, rate_bps) {
         (Some(p), Some(rate)) => {
-            let start = bin_of(p.first_ns);
+            let start = bin_of(p.first);
             let mut v_cum = 0u64;
             let mut h_cum = 0u64;
             let mut levels = Vec::new();
@@ -412,7 +436,7 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
             }
             let med = median(levels.clone());
             buffer_levels = Some((start, levels));
-            let start_s = (p.first_ns - fin.first_ns) as f64 / 1e9;
+            let start_s = p.first.secs_since(fin.first);
             let po = playout(&p.bins, bin_s, start_s, end_s, rate);
             (
                 Buffer {
@@ -428,9 +452,9 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<&str>
             )
         }
         (None, Some(rate)) if first_video.is_some() => {
-            let fv = first_video.unwrap_or(fin.first_ns);
+            let fv = first_video.unwrap_or(fin.first);
             let start = bin_of(fv);
-            let start_s = (fv - fin.first_ns) as f64 / 1e9;
+            let start_s = fv.secs_since(fin.first);
             let mut v_cum = 0u64;
             let mut levels = Vec::new();
             for i in 0..total_bins {
@@ -490,7 +514,11 @@ impl Playback {
 
 /// The study's summary row for this capture.
 pub fn summary(fin: &Finished, pb: &Playback, peers: &Peers) -> Summary {
-    let suppliers: Vec<_> = peers.list.iter().filter(|p| p.role == "supplier").collect();
+    let suppliers: Vec<_> = peers
+        .list
+        .iter()
+        .filter(|p| p.role == super::peers::PeerRole::Supplier)
+        .collect();
     let pull_push = if suppliers.is_empty() {
         "unknown".to_string()
     } else if suppliers.iter().filter(|p| p.control_out_bytes > 0).count() * 2 >= suppliers.len() {

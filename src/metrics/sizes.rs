@@ -39,7 +39,7 @@ pub struct PeakOut {
 pub fn sizes(fin: &Finished) -> Sizes {
     let hist: &SizeHist = &fin.hist;
     let threshold = fin.threshold;
-    let threshold_how = match (threshold, fin.threshold_given) {
+    let threshold_how = match (threshold, fin.threshold_given()) {
         (Some(_), true) => "given (--video-min)".to_string(),
         (Some(_), false) => {
             "Otsu's between-class variance on the packet-size histogram, placed mid-gap".to_string()

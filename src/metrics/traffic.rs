@@ -62,7 +62,7 @@ pub struct SeriesRow {
 
 /// Capture duration in seconds.
 pub fn duration_s(fin: &Finished) -> f64 {
-    (fin.last_ns - fin.first_ns).max(0) as f64 / 1e9
+    fin.duration().as_secs_f64()
 }
 
 /// Builds `traffic`.

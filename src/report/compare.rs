@@ -35,10 +35,53 @@ use crate::metrics::playback::Summary;
 
 /// The schema name written in every `compare.json`.
 pub const COMPARE_SCHEMA: &str = "peerscope/compare-v1";
-/// `method` of a delay found by matching payloads.
-pub const METHOD_PAYLOAD: &str = "payload-match";
-/// `method` of a delay found by cross-correlating rate series.
-pub const METHOD_XCORR: &str = "rate-xcorr";
+/// How a playback delay was found: written `payload-match`, `rate-xcorr`, or (for the whole
+/// comparison, when nodes differ) `mixed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DelayMethod {
+    /// Video payloads matched across the captures.
+    PayloadMatch,
+    /// Rate series cross-correlated.
+    RateXcorr,
+    /// Nodes' delays were found by different methods.
+    Mixed,
+}
+
+impl DelayMethod {
+    /// The report's word for the method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelayMethod::PayloadMatch => "payload-match",
+            DelayMethod::RateXcorr => "rate-xcorr",
+            DelayMethod::Mixed => "mixed",
+        }
+    }
+}
+
+impl std::fmt::Display for DelayMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A node's part in the comparison: written `source` or `receiver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeRole {
+    Source,
+    Receiver,
+}
+
+impl NodeRole {
+    /// The report's word for the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Source => "source",
+            NodeRole::Receiver => "receiver",
+        }
+    }
+}
 
 /// The whole comparison.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -51,7 +94,7 @@ pub struct Compare {
     pub source: String,
     /// How the receivers' delays were found: `payload-match`, `rate-xcorr`, `mixed`, or `null`
     /// when no delay was found.
-    pub method: Option<String>,
+    pub method: Option<DelayMethod>,
     pub matching: Matching,
     /// Every node, the source first.
     pub nodes: Vec<Node>,
@@ -95,7 +138,7 @@ pub struct Matching {
 pub struct Node {
     pub name: String,
     /// `source` or `receiver`.
-    pub role: String,
+    pub role: NodeRole,
     /// Local host of the node's analysis.
     pub ip: Option<String>,
     /// First capture file.
@@ -131,7 +174,7 @@ pub struct NodeVideo {
 #[serde(deny_unknown_fields)]
 pub struct PlaybackDelay {
     /// `payload-match` or `rate-xcorr`.
-    pub method: Option<String>,
+    pub method: Option<DelayMethod>,
     /// Seconds behind the source: median, 10th and 90th percentile of the matched packets
     /// (with `rate-xcorr`, the median is the lag and p10/p90 are `null`).
     pub median_s: Option<f64>,
@@ -218,7 +261,7 @@ pub fn write_html<W: Write>(c: &Compare, mut out: W) -> io::Result<()> {
         out,
         "<h1>Vantage points compared</h1>\n<p>Source: <b>{}</b>; delay method: {}; {}</p>",
         e(&c.source),
-        e(c.method.as_deref().unwrap_or("none")),
+        e(c.method.map_or("none", DelayMethod::as_str)),
         e(&c.generator)
     )?;
     let s = &c.summary;
@@ -237,7 +280,7 @@ pub fn write_html<W: Write>(c: &Compare, mut out: W) -> io::Result<()> {
         writeln!(
             out,
             "<tr{}><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if n.role == "source" { " class=\"src\"" } else { "" },
+            if n.role == NodeRole::Source { " class=\"src\"" } else { "" },
             e(&n.report),
             e(&n.name),
             e(n.ip.as_deref().unwrap_or("?")),
@@ -250,7 +293,7 @@ pub fn write_html<W: Write>(c: &Compare, mut out: W) -> io::Result<()> {
             opt(d.p10_s, 3),
             opt(d.p90_s, 3),
             opt(d.matched_share.map(|x| x * 100.0), 1),
-            e(d.method.as_deref().unwrap_or("–")),
+            e(d.method.map_or("–", DelayMethod::as_str)),
             e(d.reason.as_deref().unwrap_or(""))
         )?;
     }

@@ -11,7 +11,7 @@ use std::io::Write;
 
 use plotters::prelude::*;
 
-use super::compare::{Compare, METHOD_XCORR};
+use super::compare::{Compare, DelayMethod, NodeRole};
 use super::svg::style::{draw_err, ALERT, DOWN, HEIGHT, UP, WIDTH};
 use super::svg::SvgError;
 
@@ -37,7 +37,7 @@ pub fn traffic<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
         .nodes
         .iter()
         .map(|n| {
-            if n.role == "source" && !n.name.contains("source") {
+            if n.role == NodeRole::Source && !n.name.contains("source") {
                 format!("{} (source)", n.name)
             } else {
                 n.name.clone()
@@ -105,7 +105,7 @@ pub fn traffic<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
                     )))
                     .map_err(draw_err)?;
             }
-            if node.role == "source" {
+            if node.role == NodeRole::Source {
                 let top = node.download_kbps.max(node.upload_kbps);
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
@@ -138,7 +138,11 @@ pub fn traffic<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
 
 /// Writes the playback-delay figure (receivers only).
 pub fn delay<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
-    let receivers: Vec<_> = c.nodes.iter().filter(|n| n.role != "source").collect();
+    let receivers: Vec<_> = c
+        .nodes
+        .iter()
+        .filter(|n| n.role != NodeRole::Source)
+        .collect();
     let names: Vec<String> = receivers.iter().map(|n| n.name.clone()).collect();
     let n = names.len().max(1);
     let y_max = receivers
@@ -183,7 +187,7 @@ pub fn delay<Wr: Write>(c: &Compare, mut out: Wr) -> Result<(), SvgError> {
             let Some(median) = d.median_s else {
                 continue;
             };
-            if d.method.as_deref() == Some(METHOD_XCORR) {
+            if d.method == Some(DelayMethod::RateXcorr) {
                 chart
                     .draw_series(std::iter::once(Polygon::new(
                         vec![

@@ -277,7 +277,7 @@ fn write_peers<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
             i + 1,
             escape(&p.ip),
             p.name.as_deref().map(escape).unwrap_or_else(|| "—".into()),
-            escape(&p.role),
+            escape(p.role.as_str()),
             percent(p.share_in),
             bytes(p.video_in_bytes),
             bytes(p.video_out_bytes),

@@ -17,6 +17,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::{RawPacket, SourceError, SourceStats};
+use crate::time::Timestamp;
 
 /// Size of the reader's buffer: large reads keep system calls off the profile.
 const BUFFER_BYTES: usize = 1 << 20;
@@ -43,7 +44,11 @@ struct Interface {
     link_type: u16,
     /// Timestamp units per second.
     resolution: u64,
+    /// `if_tsoffset`, seconds added to every timestamp (pcapng §4.2).
     offset_s: i64,
+    /// The offset put a timestamp outside any plausible capture time: it is ignored from then
+    /// on, and the interface's timestamps counted as bad.
+    offset_absurd: bool,
 }
 
 /// A `Read` that counts the bytes it hands out, for progress reporting.
@@ -73,7 +78,8 @@ pub struct CaptureFile {
     ng_big_endian: bool,
     read_bytes: Arc<AtomicU64>,
     total_bytes: Option<u64>,
-    last_ts: i64,
+    /// The last plausible timestamp given out (none yet at the start).
+    last_ts: Option<Timestamp>,
     stats: SourceStats,
     done: bool,
 }
@@ -205,7 +211,7 @@ impl CaptureFile {
             ng_big_endian: false,
             read_bytes,
             total_bytes,
-            last_ts: i64::MIN,
+            last_ts: None,
             stats: SourceStats::default(),
             done: false,
         })
@@ -378,7 +384,7 @@ struct Handler<'h> {
     interfaces: &'h mut Vec<Interface>,
     ng_big_endian: &'h mut bool,
     stats: &'h mut SourceStats,
-    last_ts: &'h mut i64,
+    last_ts: &'h mut Option<Timestamp>,
     path: &'h str,
     done: &'h mut bool,
 }
@@ -389,11 +395,20 @@ impl Handler<'_> {
             self.stats.link_types.push(link);
         }
     }
-    fn stamp(&mut self, ts: i64) {
-        if ts < *self.last_ts {
+    /// Checks a record's timestamp: an implausible one (before 1970 or after 2242) is counted
+    /// as bad and replaced by the previous record's, so it cannot stretch the capture's span.
+    fn stamp(&mut self, ts: Timestamp) -> Timestamp {
+        if !ts.is_plausible() {
+            self.stats.implausible_timestamps += 1;
+            return self
+                .last_ts
+                .unwrap_or_else(|| ts.max(Timestamp::EPOCH).min(Timestamp::LATEST_PLAUSIBLE));
+        }
+        if self.last_ts.is_some_and(|last| ts < last) {
             self.stats.backwards_timestamps += 1;
         }
-        *self.last_ts = ts;
+        *self.last_ts = Some(ts);
+        ts
     }
 }
 
@@ -439,14 +454,16 @@ fn handle_block<F: FnOnce(RawPacket<'_>)>(
             } else {
                 frac_ns
             };
-            let ts = i64::from(record.ts_sec) * 1_000_000_000 + frac_ns as i64;
+            let ts = h.stamp(Timestamp::from_secs_nanos(
+                i64::from(record.ts_sec),
+                frac_ns as u32,
+            ));
             let link = *h.legacy_link;
             h.note_link(link);
-            h.stamp(ts);
             h.stats.packets += 1;
             if let Some(f) = f.take() {
                 f(RawPacket {
-                    ts_ns: ts,
+                    ts,
                     link_type: link,
                     orig_len: record.origlen.max(record.caplen),
                     data: record.data,
@@ -476,31 +493,50 @@ fn handle_block<F: FnOnce(RawPacket<'_>)>(
                     link_type: link16(idb.linktype.0),
                     resolution,
                     offset_s: idb.if_tsoffset,
+                    offset_absurd: false,
                 });
                 false
             }
             Block::EnhancedPacket(epb) => {
-                let Some(iface) = h.interfaces.get(epb.if_id as usize).copied() else {
+                let if_id = epb.if_id as usize;
+                let Some(iface) = h.interfaces.get(if_id).copied() else {
                     h.stats.unknown_interface += 1;
                     return false;
                 };
                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let secs = raw / iface.resolution;
+                let secs = i64::try_from(raw / iface.resolution).unwrap_or(i64::MAX);
                 let frac = raw % iface.resolution;
-                let ns = (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as i64;
-                let ts = i64::try_from(secs)
-                    .unwrap_or(i64::MAX / 1_000_000_000)
-                    .saturating_add(iface.offset_s)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(ns);
+                let ns = (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as u32;
+                let plain = Timestamp::from_secs_nanos(secs, ns);
+                let ts = if iface.offset_absurd {
+                    h.stats.implausible_timestamps += 1;
+                    plain
+                } else {
+                    let shifted =
+                        Timestamp::from_secs_nanos(secs.saturating_add(iface.offset_s), ns);
+                    if iface.offset_s != 0 && !shifted.is_plausible() && plain.is_plausible() {
+                        // The offset, not the clock, is wrong: ignore it for this interface.
+                        h.stats.warnings.push(format!(
+                            "{}: interface {if_id} has an if_tsoffset of {} s that puts its packets outside any plausible capture time; the offset is ignored and its timestamps counted as bad",
+                            h.path, iface.offset_s
+                        ));
+                        if let Some(i) = h.interfaces.get_mut(if_id) {
+                            i.offset_absurd = true;
+                        }
+                        h.stats.implausible_timestamps += 1;
+                        plain
+                    } else {
+                        shifted
+                    }
+                };
+                let ts = h.stamp(ts);
                 let caplen = epb.caplen as usize;
                 let data = epb.data.get(..caplen).unwrap_or(epb.data);
                 h.note_link(iface.link_type);
-                h.stamp(ts);
                 h.stats.packets += 1;
                 if let Some(f) = f.take() {
                     f(RawPacket {
-                        ts_ns: ts,
+                        ts,
                         link_type: iface.link_type,
                         orig_len: epb.origlen.max(data.len() as u32),
                         data,
@@ -514,17 +550,13 @@ fn handle_block<F: FnOnce(RawPacket<'_>)>(
                     h.stats.unknown_interface += 1;
                     return false;
                 };
-                let ts = if *h.last_ts == i64::MIN {
-                    0
-                } else {
-                    *h.last_ts
-                };
+                let ts = h.last_ts.unwrap_or(Timestamp::EPOCH);
                 let data = spb.data.get(..spb.origlen as usize).unwrap_or(spb.data);
                 h.note_link(iface.link_type);
                 h.stats.packets += 1;
                 if let Some(f) = f.take() {
                     f(RawPacket {
-                        ts_ns: ts,
+                        ts,
                         link_type: iface.link_type,
                         orig_len: spb.origlen.max(data.len() as u32),
                         data,

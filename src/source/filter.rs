@@ -30,10 +30,10 @@ fn compile(expr: &str, link: u16) -> Result<BpfProgram, String> {
 impl Filter {
     /// Compiles `expr` for Ethernet to check its syntax; other link types compile on first use.
     pub fn new(expr: &str) -> Result<Self, String> {
-        let eth = compile(expr, crate::decode::link::linktype::ETHERNET)
+        let eth = compile(expr, super::linktype::ETHERNET)
             .map_err(|e| format!("bad filter expression '{expr}': {e}"))?;
         let mut programs = FxHashMap::default();
-        programs.insert(crate::decode::link::linktype::ETHERNET, Some(eth));
+        programs.insert(super::linktype::ETHERNET, Some(eth));
         Ok(Filter {
             expr: expr.to_string(),
             programs,
@@ -55,7 +55,7 @@ impl Filter {
                     self.warnings.push(format!(
                         "filter '{}' does not compile for link type {} ({e}); its frames are rejected",
                         self.expr,
-                        crate::decode::link::linktype::name(p.link_type)
+                        super::linktype::name(p.link_type)
                     ));
                     None
                 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use pcap::{Active, Capture, Device, Linktype, Savefile};
 
 use super::RawPacket;
+use crate::time::Timestamp;
 
 /// LINKTYPE_LINUX_SLL2: what Linux's `any` pseudo-interface is captured as (the interface
 /// index and packet direction in each header).
@@ -214,7 +215,7 @@ impl Batch {
     /// The frames, in capture order.
     pub fn packets(&self) -> impl Iterator<Item = RawPacket<'_>> {
         self.slots.iter().map(move |s| RawPacket {
-            ts_ns: s.ts_ns,
+            ts: Timestamp::from_ns(s.ts_ns),
             link_type: self.link_type,
             orig_len: s.orig_len,
             data: self.data.get(s.start..s.end).unwrap_or_default(),
@@ -499,7 +500,7 @@ mod tests {
         b.push(20, 4, &[4, 5, 6, 7]);
         let got: Vec<_> = b
             .packets()
-            .map(|p| (p.ts_ns, p.orig_len, p.data.to_vec(), p.link_type))
+            .map(|p| (p.ts.ns(), p.orig_len, p.data.to_vec(), p.link_type))
             .collect();
         assert_eq!(
             got,

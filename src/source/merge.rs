@@ -3,9 +3,10 @@
 //! file's next record is copied into a reused buffer so the earliest can be chosen.
 
 use super::{CaptureFile, RawPacket, SourceStats};
+use crate::time::Timestamp;
 
 struct Head {
-    ts_ns: i64,
+    ts: Timestamp,
     link_type: u16,
     orig_len: u32,
     data: Vec<u8>,
@@ -55,7 +56,7 @@ impl Merged {
             .files
             .iter()
             .map(|_| Head {
-                ts_ns: 0,
+                ts: Timestamp::EPOCH,
                 link_type: 0,
                 orig_len: 0,
                 data: Vec::new(),
@@ -68,7 +69,7 @@ impl Merged {
         loop {
             let mut best: Option<usize> = None;
             for (i, head) in heads.iter().enumerate() {
-                if head.valid && best.is_none_or(|b| head.ts_ns < heads[b].ts_ns) {
+                if head.valid && best.is_none_or(|b| head.ts < heads[b].ts) {
                     best = Some(i);
                 }
             }
@@ -77,7 +78,7 @@ impl Merged {
             f(
                 i,
                 RawPacket {
-                    ts_ns: head.ts_ns,
+                    ts: head.ts,
                     link_type: head.link_type,
                     orig_len: head.orig_len,
                     data: &head.data,
@@ -90,7 +91,7 @@ impl Merged {
 
 fn refill(file: &mut CaptureFile, head: &mut Head) {
     head.valid = file.next_packet(|p| {
-        head.ts_ns = p.ts_ns;
+        head.ts = p.ts;
         head.link_type = p.link_type;
         head.orig_len = p.orig_len;
         head.data.clear();

@@ -9,17 +9,20 @@
 
 pub mod file;
 pub mod filter;
+pub mod linktype;
 pub mod live;
 pub mod merge;
 
 pub use file::{CaptureFile, FileFormat};
+
+use crate::time::Timestamp;
 pub use merge::Merged;
 
 /// One captured frame, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct RawPacket<'a> {
-    /// Capture time, nanoseconds since the Unix epoch.
-    pub ts_ns: i64,
+    /// Capture time.
+    pub ts: Timestamp,
     /// Link type (DLT/LINKTYPE number) of the interface the frame was captured on.
     pub link_type: u16,
     /// Length of the frame on the wire (may exceed `data.len()` when a snaplen cut it).
@@ -41,6 +44,9 @@ pub struct SourceStats {
     pub truncated: bool,
     /// Records with an impossible timestamp fraction (µs ≥ 10⁶ or ns ≥ 10⁹).
     pub bad_timestamps: u64,
+    /// Records whose time lies outside any plausible capture time (before 1970 or after 2242,
+    /// e.g. through an absurd pcapng `if_tsoffset`): each takes the previous record's time.
+    pub implausible_timestamps: u64,
     /// Records whose timestamp is earlier than the previous record's in the same file.
     pub backwards_timestamps: u64,
     /// pcapng blocks that carry no packet and were skipped (statistics, name resolution, unknown).
@@ -62,6 +68,7 @@ impl std::ops::AddAssign<&SourceStats> for SourceStats {
         }
         self.truncated |= other.truncated;
         self.bad_timestamps += other.bad_timestamps;
+        self.implausible_timestamps += other.implausible_timestamps;
         self.backwards_timestamps += other.backwards_timestamps;
         self.skipped_blocks += other.skipped_blocks;
         self.unknown_interface += other.unknown_interface;

@@ -1,0 +1,245 @@
+//! Assembling the report: a finished flow table and what the source read become the
+//! [`Report`] model (metrics computed here, in one place), and every problem met on the way a
+//! typed [`Warning`], turned into its sentence only at the edge.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use super::{Analysis, AnalysisConfig};
+use crate::flow::Finished;
+use crate::metrics::playback;
+use crate::metrics::{peers, round, sizes, traffic};
+use crate::report::{self, Candidate, Capture, Local, Report};
+use crate::source::{linktype, SourceError, SourceStats};
+
+/// Something the report must say about its input or its method.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Warning {
+    /// A file among several could not be opened.
+    Unreadable(SourceError),
+    /// What the source layer said of a file (it names the file).
+    Source(String),
+    /// What the capture filter said.
+    Filter(String),
+    /// A second pass was needed but the input (stdin) cannot be read twice.
+    ApproximateTimeline,
+    /// Frames that could not be decoded.
+    Malformed { malformed: u64, packets: u64 },
+    /// Records with an impossible sub-second part.
+    BadSubsecond(u64),
+    /// Records with a time outside any plausible capture time.
+    Implausible(u64),
+    /// Records earlier than the record before.
+    Backwards(u64),
+    /// pcapng packets naming an undescribed interface.
+    UnknownInterface(u64),
+    /// The pair table was full.
+    PairTableFull {
+        max_pairs: usize,
+        pairs: u64,
+        packets: u64,
+    },
+    /// Packets too far from the first timestamp to be binned.
+    Unbinned(u64),
+    /// Fewer than two UDP payload sizes: no threshold.
+    NoSeparation,
+    /// No local host.
+    NoLocalHost,
+    /// A snapshot report during a live capture.
+    Snapshot { packets: u64 },
+    /// A snapshot classified with a provisional decision.
+    SnapshotApproximate,
+    /// A live capture that stopped before it was asked to.
+    CaptureEndedEarly { interface: String, error: String },
+    /// Packets the kernel or the interface dropped.
+    Dropped(u64),
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Unreadable(e) => write!(f, "{e}"),
+            Warning::Source(s) | Warning::Filter(s) => f.write_str(s),
+            Warning::ApproximateTimeline => f.write_str("the series, stream rate, buffer and continuity were classified with a provisional local host/threshold that the whole capture contradicts; standard input cannot be read twice, so they are approximate (give --local and --video-min to make them exact)"),
+            Warning::Malformed { malformed, packets } => write!(f, "{malformed} of {packets} packets could not be decoded (see capture.malformed_by_reason)"),
+            Warning::BadSubsecond(n) => write!(f, "{n} records have an invalid sub-second timestamp (clamped)"),
+            Warning::Implausible(n) => write!(f, "{n} records have a timestamp outside any plausible capture time (before 1970 or after 2242, or so shifted by an if_tsoffset): their times were replaced (the previous record's, or the time without the offset), so the capture's span leaves them out"),
+            Warning::Backwards(n) => write!(f, "{n} records have a timestamp earlier than the record before"),
+            Warning::UnknownInterface(n) => write!(f, "{n} pcapng packets name an interface that was never described; skipped"),
+            Warning::PairTableFull { max_pairs, pairs, packets } => write!(f, "the address-pair table was full (--max-pairs {max_pairs}): about {pairs} more address pairs, {packets} packets, were counted only in peers.overflow"),
+            Warning::Unbinned(n) => write!(f, "{n} packets lie too far from the first timestamp to be placed on the timeline"),
+            Warning::NoSeparation => f.write_str("video and control could not be separated (fewer than two UDP payload sizes): no packet is counted as video"),
+            Warning::NoLocalHost => f.write_str("no local host could be inferred: give --local"),
+            Warning::Snapshot { packets } => write!(f, "snapshot during the capture, after {packets} packets: the final report replaces it"),
+            Warning::SnapshotApproximate => f.write_str("the series, stream rate, buffer and continuity of this snapshot were classified with a provisional local host/threshold that the capture so far contradicts: approximate until the final report"),
+            Warning::CaptureEndedEarly { interface, error } => write!(f, "the capture on {interface} ended early: {error}"),
+            Warning::Dropped(n) => write!(f, "{n} packets were dropped before peerscope saw them (see capture.dropped_by_kernel and dropped_by_interface): rates and shares undercount"),
+        }
+    }
+}
+
+/// Builds the report from a finished table and what the source read.
+pub fn build_report(
+    fin: Finished,
+    stats: &SourceStats,
+    files: &[String],
+    cfg: &AnalysisConfig,
+    warnings: Vec<Warning>,
+    passes: u32,
+) -> Report {
+    analysis_and_report(fin, stats, files, cfg, warnings, passes).1
+}
+
+/// The analysis in domain types and the report built from it.
+pub fn analysis_and_report(
+    fin: Finished,
+    stats: &SourceStats,
+    files: &[String],
+    cfg: &AnalysisConfig,
+    mut warnings: Vec<Warning>,
+    passes: u32,
+) -> (Analysis, Report) {
+    warnings.extend(stats.warnings.iter().cloned().map(Warning::Source));
+    let malformed = fin.counts.malformed_total();
+    let checks = [
+        (malformed > 0).then_some(Warning::Malformed {
+            malformed,
+            packets: stats.packets,
+        }),
+        (stats.bad_timestamps > 0).then_some(Warning::BadSubsecond(stats.bad_timestamps)),
+        (stats.implausible_timestamps > 0)
+            .then_some(Warning::Implausible(stats.implausible_timestamps)),
+        (stats.backwards_timestamps > 0).then_some(Warning::Backwards(stats.backwards_timestamps)),
+        (stats.unknown_interface > 0).then_some(Warning::UnknownInterface(stats.unknown_interface)),
+        (fin.overflow.pairs_refused > 0).then_some(Warning::PairTableFull {
+            max_pairs: cfg.table.max_pairs,
+            pairs: fin.overflow.pairs,
+            packets: fin.overflow.packets,
+        }),
+        (fin.timeline.unbinned > 0).then_some(Warning::Unbinned(fin.timeline.unbinned)),
+        (fin.local.is_some() && fin.threshold.is_none()).then_some(Warning::NoSeparation),
+        (fin.local.is_none() && fin.counts.decoded > 0).then_some(Warning::NoLocalHost),
+    ];
+    warnings.extend(checks.into_iter().flatten());
+    let duration_s = traffic::duration_s(&fin);
+    let link_types = stats
+        .link_types
+        .iter()
+        .map(|&l| linktype::name(l))
+        .collect();
+    let has_packets = stats.packets > 0;
+    let capture = Capture {
+        files: files.to_vec(),
+        link_types,
+        packets: stats.packets,
+        decoded_packets: fin.counts.decoded,
+        malformed_packets: malformed,
+        malformed_by_reason: fin
+            .counts
+            .malformed
+            .iter()
+            .map(|(k, v)| (k.key(), *v))
+            .collect::<BTreeMap<_, _>>(),
+        not_ip_packets: fin.counts.not_ip,
+        filtered_packets: fin.counts.filtered_out,
+        fragments: fin.counts.fragments,
+        anomalies: fin
+            .counts
+            .anomalies
+            .iter()
+            .map(|(k, v)| (k.key().to_string(), *v))
+            .collect(),
+        truncated: stats.truncated,
+        bad_timestamps: stats.bad_timestamps + stats.implausible_timestamps,
+        backwards_timestamps: stats.backwards_timestamps,
+        start: if has_packets {
+            fin.first.rfc3339()
+        } else {
+            None
+        },
+        end: if has_packets {
+            fin.last.rfc3339()
+        } else {
+            None
+        },
+        duration_s: round(duration_s, 6),
+        filter: cfg.filter.clone(),
+        passes,
+        warnings: warnings.iter().map(ToString::to_string).collect(),
+        dropped_by_kernel: None,
+        dropped_by_interface: None,
+    };
+    let local = local_section(&fin);
+    let sizes = sizes::sizes(&fin);
+    let traffic = traffic::traffic(&fin);
+    let (peers, tracker_ip, tracker) = peers::peers(&fin);
+    let pb = playback::playback(&fin, &cfg.playback, tracker_ip);
+    let bin_s = fin.timeline.bin_ns() as f64 / 1e9;
+    let series = traffic::series(&fin, &|t| pb.buffer_at(t, bin_s));
+    let summary = playback::summary(&fin, &pb, &peers);
+    let analysis = Analysis {
+        decision: fin.decision(),
+        first: fin.first,
+        last: fin.last,
+        tracker: tracker_ip,
+        video_packets_in: traffic.video.packets_in,
+        video_packets_out: traffic.video.packets_out,
+        largest_udp_payload: fin.hist.cells().last().map(|(size, _)| *size),
+        passes,
+    };
+    let report = Report {
+        schema: report::SCHEMA.into(),
+        generator: format!("peerscope {}", env!("CARGO_PKG_VERSION")),
+        capture,
+        local,
+        sizes,
+        traffic,
+        peers,
+        tracker,
+        series,
+        stream: pb.stream,
+        startup: pb.startup,
+        buffer: pb.buffer,
+        continuity: pb.continuity,
+        summary,
+    };
+    (analysis, report)
+}
+
+fn local_section(fin: &Finished) -> Local {
+    let candidates: Vec<Candidate> = fin
+        .candidates
+        .iter()
+        .take(5)
+        .map(|(ip, n)| Candidate {
+            ip: ip.to_string(),
+            udp_peers: *n,
+        })
+        .collect();
+    let how = match (fin.local, fin.local_given()) {
+        (Some(_), true) => "given (--local)".to_string(),
+        (Some(ip), false) => {
+            let mine = fin
+                .candidates
+                .iter()
+                .find(|(c, _)| *c == ip)
+                .map_or(0, |(_, n)| *n);
+            match fin.candidates.iter().find(|(c, _)| *c != ip) {
+                Some((next, n)) => format!(
+                    "inferred: exchanges UDP with the most distinct remote addresses ({mine}); runner-up {next} with {n}"
+                ),
+                None => format!(
+                    "inferred: exchanges UDP with the most distinct remote addresses ({mine}); no other candidate"
+                ),
+            }
+        }
+        (None, _) => "unknown: no traffic between two distinct unicast hosts (a host talking to itself is not a swarm)".to_string(),
+    };
+    Local {
+        ip: fin.local.map(|ip: IpAddr| ip.to_string()),
+        how,
+        candidates,
+    }
+}

@@ -1,0 +1,120 @@
+//! Capture files (and standard input) read into an analysis: opened, merged in time order,
+//! streamed through the flow table once — twice when the warm-up's provisional decision proves
+//! wrong and the input can be read again — and assembled into the report.
+
+use std::sync::atomic::Ordering;
+
+use super::assemble::{self, Warning};
+use super::stream::{self, Analyzer};
+use super::{Analysis, AnalysisConfig, AnalysisError};
+use crate::flow::Finished;
+use crate::report::Report;
+use crate::source::{CaptureFile, Merged, SourceStats};
+
+/// Opens every file; files that cannot be read are reported, and only if none can is it an
+/// error.
+pub fn open_files(paths: &[String]) -> Result<(Vec<CaptureFile>, Vec<Warning>), AnalysisError> {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        match CaptureFile::open(path) {
+            Ok(f) => files.push(f),
+            Err(e) => problems.push(e),
+        }
+    }
+    if files.is_empty() {
+        return Err(AnalysisError::NoInput(problems));
+    }
+    Ok((
+        files,
+        problems.into_iter().map(Warning::Unreadable).collect(),
+    ))
+}
+
+fn one_pass(
+    paths: &[String],
+    cfg: &AnalysisConfig,
+    progress: &dyn Progress,
+) -> Result<(Finished, SourceStats, Vec<Warning>), AnalysisError> {
+    let (files, mut problems) = open_files(paths)?;
+    let mut merged = Merged::new(files);
+    let total = merged
+        .files()
+        .iter()
+        .map(|f| f.progress().1)
+        .sum::<Option<u64>>();
+    progress.start(total);
+    let counters: Vec<_> = merged
+        .files()
+        .iter()
+        .map(|f| f.progress_counter())
+        .collect();
+    let tick = || progress.advance(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum());
+    let parallel =
+        !cfg.sequential && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (fin, filter_warnings) = if parallel {
+        stream::parallel_pass(&mut merged, cfg, tick)?
+    } else {
+        let mut analyzer = Analyzer::new(cfg)?;
+        let mut n: u64 = 0;
+        merged.for_each(|raw| {
+            analyzer.push(&raw);
+            n += 1;
+            if n % stream::TICK_PACKETS == 0 {
+                tick();
+            }
+        });
+        analyzer.finish()
+    };
+    progress.finish();
+    problems.extend(filter_warnings.into_iter().map(Warning::Filter));
+    Ok((fin, merged.stats(), problems))
+}
+
+/// Told how far a pass over files has got. The library never draws anything: the CLI
+/// implements this with a progress bar on a terminal.
+pub trait Progress: Sync {
+    /// A pass starts; `total_bytes` when every input's size is known.
+    fn start(&self, total_bytes: Option<u64>);
+    /// Bytes read so far in this pass (called every few tens of thousands of packets).
+    fn advance(&self, bytes: u64);
+    /// The pass ended.
+    fn finish(&self);
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// Analyses capture files (`-` is stdin) into a report. When the warm-up's provisional local
+/// host or threshold turns out wrong, the files are read a second time with both fixed; stdin
+/// cannot be, and the report says the timeline is approximate.
+pub fn analyze_files(
+    paths: &[String],
+    cfg: &AnalysisConfig,
+    progress: &dyn Progress,
+) -> Result<(Analysis, Report), AnalysisError> {
+    let (mut fin, mut stats, mut problems) = one_pass(paths, cfg, progress)?;
+    let mut passes = 1;
+    if fin.needs_second_pass {
+        if paths.iter().any(|p| p == "-") {
+            problems.push(Warning::ApproximateTimeline);
+        } else if let Some(pinned) = fin.decision() {
+            // Pass 2 classifies with the decision pass 1 settled on; what the user gave stays
+            // what the user gave.
+            let mut second = cfg.clone();
+            second.table.pinned = Some(pinned);
+            (fin, stats, problems) = one_pass(paths, &second, progress)?;
+            passes = 2;
+        }
+    }
+    Ok(assemble::analysis_and_report(
+        fin, &stats, paths, cfg, problems, passes,
+    ))
+}

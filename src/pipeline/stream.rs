@@ -1,0 +1,180 @@
+//! Streaming: raw frames → decode → flow table, one frame at a time ([`Analyzer`], for live
+//! captures and the single-threaded pass) or on two threads (reading and decoding on one,
+//! the flow table on the other). Both paths turn a frame into the same items, so both give
+//! the same table by construction.
+
+use std::net::IpAddr;
+
+use super::{AnalysisConfig, AnalysisError};
+use crate::decode::{self, Decoded, Malformed, Packet};
+use crate::flow::{Finished, Live, Table};
+use crate::source::filter::Filter;
+use crate::source::{Merged, RawPacket};
+use crate::time::Timestamp;
+
+/// Packets between two calls of a pass's progress tick.
+pub(crate) const TICK_PACKETS: u64 = 65_536;
+
+fn compile_filter(cfg: &AnalysisConfig) -> Result<Option<Filter>, AnalysisError> {
+    cfg.filter
+        .as_deref()
+        .map(|expr| Filter::new(expr).map_err(AnalysisError::Filter))
+        .transpose()
+}
+
+/// Streams frames into a flow table.
+pub struct Analyzer {
+    table: Table,
+    filter: Option<Filter>,
+    /// The items of the frame being pushed (reused: no allocation per frame).
+    scratch: Vec<Item>,
+}
+
+impl Analyzer {
+    /// A new analyzer; fails only on a bad filter expression.
+    pub fn new(cfg: &AnalysisConfig) -> Result<Self, AnalysisError> {
+        let filter = compile_filter(cfg)?;
+        Ok(Analyzer {
+            table: Table::new(cfg.table.clone()),
+            filter,
+            scratch: Vec::with_capacity(8),
+        })
+    }
+
+    /// Takes one frame: the same decoding and the same items as the two-thread file pass, so
+    /// both paths give the same table by construction.
+    #[inline]
+    pub fn push(&mut self, raw: &RawPacket<'_>) {
+        decode_item(raw, &mut self.filter, &mut self.scratch);
+        for item in &self.scratch {
+            apply_item(&mut self.table, item);
+        }
+        self.scratch.clear();
+    }
+
+    /// The vantage point's running totals (for a live status line), see [`Table::live`].
+    pub fn live(&self) -> Live {
+        self.table.live(crate::metrics::peers::SUPPLIER_SHARE)
+    }
+
+    /// What [`Analyzer::finish`] would return now, leaving the analyzer running: a copy of the
+    /// table is finished (for periodic snapshot reports of a live capture).
+    pub fn snapshot(&self) -> (Finished, Vec<String>) {
+        let warnings = self
+            .filter
+            .as_ref()
+            .map(|f| f.warnings.clone())
+            .unwrap_or_default();
+        (self.table.clone().finish(), warnings)
+    }
+
+    /// Ends the stream: the finished table and the filter's warnings.
+    pub fn finish(self) -> (Finished, Vec<String>) {
+        let warnings = self.filter.map(|f| f.warnings).unwrap_or_default();
+        (self.table.finish(), warnings)
+    }
+}
+
+/// A decoded frame as it crosses from the reading thread to the flow-table thread: packets
+/// travel without their payload (the only payload the table reads, DNS answers, is parsed on
+/// the reading side and sent as names).
+enum Item {
+    Packet(Packet<'static>),
+    Malformed(Malformed, Timestamp),
+    NotIp(Timestamp),
+    Filtered,
+    Name(IpAddr, String),
+}
+
+/// Frames per batch sent between the threads.
+const BATCH: usize = 4096;
+/// Batches in flight: bounds memory to a few MB.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+fn decode_item(raw: &RawPacket<'_>, filter: &mut Option<Filter>, out: &mut Vec<Item>) {
+    if let Some(f) = filter.as_mut() {
+        if !f.matches(raw) {
+            out.push(Item::Filtered);
+            return;
+        }
+    }
+    match decode::decode(raw) {
+        Decoded::Packet(p) => {
+            if p.is_udp() && p.sport == 53 {
+                decode::dns::answers(p.payload, |ip, name| {
+                    out.push(Item::Name(ip, name.to_string()));
+                });
+            }
+            out.push(Item::Packet(Packet { payload: &[], ..p }));
+        }
+        Decoded::NotIp(_) => out.push(Item::NotIp(raw.ts)),
+        Decoded::Malformed(m) => out.push(Item::Malformed(m, raw.ts)),
+    }
+}
+
+fn apply_item(table: &mut Table, item: &Item) {
+    match item {
+        Item::Packet(p) => table.ingest(p),
+        Item::Malformed(m, ts) => {
+            table.saw_frame(*ts);
+            table.malformed(*m);
+        }
+        Item::NotIp(ts) => {
+            table.saw_frame(*ts);
+            table.not_ip();
+        }
+        Item::Filtered => table.filtered_out(),
+        Item::Name(ip, name) => table.learn_name(*ip, name),
+    }
+}
+
+/// The two-thread pass: this thread reads and decodes, a second one feeds the flow table.
+pub(crate) fn parallel_pass(
+    merged: &mut Merged,
+    cfg: &AnalysisConfig,
+    mut tick: impl FnMut(),
+) -> Result<(Finished, Vec<String>), AnalysisError> {
+    let mut filter = compile_filter(cfg)?;
+    let mut table = Table::new(cfg.table.clone());
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Item>>();
+    std::thread::scope(|scope| {
+        let feeder = scope.spawn(move || {
+            for mut batch in full_rx {
+                for item in &batch {
+                    apply_item(&mut table, item);
+                }
+                batch.clear();
+                // The reader may have finished; a lost spare buffer is harmless.
+                let _ = empty_tx.send(batch);
+            }
+            table
+        });
+        let mut batch: Vec<Item> = Vec::with_capacity(BATCH + 64);
+        let mut n: u64 = 0;
+        merged.for_each(|raw| {
+            decode_item(&raw, &mut filter, &mut batch);
+            if batch.len() >= BATCH {
+                let spare = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH + 64));
+                let full = std::mem::replace(&mut batch, spare);
+                // The feeder only stops when this side hangs up.
+                let _ = full_tx.send(full);
+            }
+            n += 1;
+            if n % TICK_PACKETS == 0 {
+                tick();
+            }
+        });
+        if !batch.is_empty() {
+            let _ = full_tx.send(batch);
+        }
+        drop(full_tx);
+        let table = feeder
+            .join()
+            .map_err(|_| AnalysisError::Internal("the flow-table thread failed"))?;
+        let warnings = filter.map(|f| f.warnings).unwrap_or_default();
+        Ok((table.finish(), warnings))
+    })
+}
