@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use plotters::prelude::*;
 
 use super::{efficiency, server_kbps, Plan};
+use crate::report::svg::style::rate_unit;
 
 /// Why the figure could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -134,17 +135,6 @@ fn draw_efficiency<DB: DrawingBackend>(
         }
     }
     Ok(())
-}
-
-/// Picks kb/s, Mb/s or Gb/s so the axis numbers stay readable.
-fn rate_unit(max_kbps: f64) -> (f64, &'static str) {
-    if max_kbps >= 1e6 {
-        (1e6, "Gb/s")
-    } else if max_kbps >= 1e3 {
-        (1e3, "Mb/s")
-    } else {
-        (1.0, "kb/s")
-    }
 }
 
 fn draw_server<DB: DrawingBackend>(

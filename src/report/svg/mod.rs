@@ -121,17 +121,6 @@ fn time_end(report: &Report) -> f64 {
     (last + window).max(duration).clamp(1.0, 1e9)
 }
 
-/// Picks kb/s or Mb/s so the axis numbers stay short: (divisor, name).
-fn rate_unit(max_kbps: f64) -> (f64, &'static str) {
-    if max_kbps >= 1e6 {
-        (1e6, "Gb/s")
-    } else if max_kbps >= 1e4 {
-        (1e3, "Mb/s")
-    } else {
-        (1.0, "kb/s")
-    }
-}
-
 /// The chart type of the time-series figures.
 type TimeChart<'a, 'b> = ChartContext<
     'a,

@@ -63,7 +63,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .iter()
         .map(|p| p.1.max(p.2).max(p.3).max(p.4))
         .fold(stream.unwrap_or(0.0), f64::max);
-    let (div, unit) = super::rate_unit(max);
+    let (div, unit) = super::style::rate_unit(max);
     // Headroom above the highest rate for the event labels.
     let y_top = (max / div * 1.2).max(1.0);
     let window = finite(report.series.window_s).unwrap_or(0.0);

@@ -327,6 +327,18 @@ pub fn time_chart<'a, 'b>(
     Ok(chart)
 }
 
+/// Picks kb/s, Mb/s or Gb/s so the axis numbers stay short: (divisor, name). Every figure
+/// (report, compare, plan) scales its rates with this one rule.
+pub fn rate_unit(max_kbps: f64) -> (f64, &'static str) {
+    if max_kbps >= 1e6 {
+        (1e6, "Gb/s")
+    } else if max_kbps >= 1e4 {
+        (1e3, "Mb/s")
+    } else {
+        (1.0, "kb/s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
