@@ -21,6 +21,7 @@ pub mod decode;
 pub mod flow;
 #[doc(hidden)]
 pub mod harness;
+pub mod identify;
 pub mod metrics;
 pub mod pipeline;
 pub mod plan;

@@ -8,6 +8,7 @@ mod capture;
 mod compare;
 mod fuzz_regressions;
 mod hostile;
+mod identify;
 mod plan;
 mod report;
 mod sim;

@@ -14,6 +14,7 @@
 
 pub mod dns;
 pub mod link;
+pub mod utp;
 
 use std::net::IpAddr;
 
