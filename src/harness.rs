@@ -126,9 +126,21 @@ pub fn read_capture(data: &[u8]) {
     };
     while file.next_packet(|raw| analyzer.push(&raw)) {}
     let stats = file.stats().clone();
-    let (fin, warnings) = analyzer.finish();
-    let warnings = warnings.into_iter().map(Warning::Filter).collect();
-    let report = build_report(fin, &stats, &["fuzz.pcap".into()], &cfg, warnings, 1);
+    let pass = analyzer.finish();
+    let warnings = pass
+        .filter_warnings
+        .into_iter()
+        .map(Warning::Filter)
+        .collect();
+    let report = build_report(
+        pass.fin,
+        &pass.findings,
+        &stats,
+        &["fuzz.pcap".into()],
+        &cfg,
+        warnings,
+        1,
+    );
     let _ = report::json::write(&report, std::io::sink());
 }
 

@@ -198,14 +198,14 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread failed"))?;
 
-    let (fin, stats, mut warnings) = session.finish();
+    let (pass, stats, mut warnings) = session.finish();
     if let Some(e) = &end.error {
         warnings.push(Warning::CaptureEndedEarly {
             interface: interface.clone(),
             error: e.to_string(),
         });
     }
-    let mut report = if fin.needs_second_pass {
+    let mut report = if pass.fin.needs_second_pass {
         // The live pass classified the timeline with a provisional local host or threshold
         // that the whole capture contradicts: analyse the complete pcap file as `analyze`
         // does (two passes), so the report is exact and the same as `analyze` gives.
@@ -218,7 +218,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             .extend(warnings.iter().map(ToString::to_string));
         r
     } else {
-        LiveSession::report(fin, &stats, &files, &cfg, warnings).1
+        LiveSession::report(pass, &stats, &files, &cfg, warnings).1
     };
     report.capture.dropped_by_kernel = end.dropped_by_kernel;
     report.capture.dropped_by_interface = end.dropped_by_interface;

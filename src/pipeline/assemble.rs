@@ -8,9 +8,13 @@ use std::net::IpAddr;
 
 use super::{Analysis, AnalysisConfig};
 use crate::flow::Finished;
+use crate::identify::verdict::{self, Features, WINDOW_S};
+use crate::identify::{self, AppName, Findings};
+use crate::metrics::peers::Peers;
 use crate::metrics::playback;
+use crate::metrics::traffic::Traffic;
 use crate::metrics::{peers, round, sizes, traffic};
-use crate::report::{self, Candidate, Capture, Local, Report};
+use crate::report::{self, ApplicationSection, Candidate, Capture, Local, Report, VerdictSection};
 use crate::source::{linktype, SourceError, SourceStats};
 
 /// Something the report must say about its input or its method.
@@ -83,18 +87,20 @@ impl fmt::Display for Warning {
 /// Builds the report from a finished table and what the source read.
 pub fn build_report(
     fin: Finished,
+    findings: &Findings,
     stats: &SourceStats,
     files: &[String],
     cfg: &AnalysisConfig,
     warnings: Vec<Warning>,
     passes: u32,
 ) -> Report {
-    analysis_and_report(fin, stats, files, cfg, warnings, passes).1
+    analysis_and_report(fin, findings, stats, files, cfg, warnings, passes).1
 }
 
 /// The analysis in domain types and the report built from it.
 pub fn analysis_and_report(
     fin: Finished,
+    findings: &Findings,
     stats: &SourceStats,
     files: &[String],
     cfg: &AnalysisConfig,
@@ -189,6 +195,8 @@ pub fn analysis_and_report(
         largest_udp_payload: fin.hist.cells().last().map(|(size, _)| *size),
         passes,
     };
+    let application = identify::identify(findings);
+    let verdict = verdict::verdict(&verdict_features(&fin, &traffic, &peers, application.name));
     let report = Report {
         schema: report::SCHEMA.into(),
         generator: format!("peerscope {}", env!("CARGO_PKG_VERSION")),
@@ -204,6 +212,19 @@ pub fn analysis_and_report(
         buffer: pb.buffer,
         continuity: pb.continuity,
         summary,
+        application: Some(ApplicationSection {
+            name: application.name.to_string(),
+            confidence: application.confidence,
+            evidence: application
+                .evidence
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }),
+        verdict: Some(VerdictSection {
+            kind: verdict.kind.to_string(),
+            reasons: verdict.reasons.iter().map(ToString::to_string).collect(),
+        }),
     };
     (analysis, report)
 }
@@ -241,5 +262,57 @@ fn local_section(fin: &Finished) -> Local {
         ip: fin.local.map(|ip: IpAddr| ip.to_string()),
         how,
         candidates,
+    }
+}
+
+/// The verdict's inputs, from the finished table and the metrics.
+fn verdict_features(fin: &Finished, traffic: &Traffic, peers: &Peers, app: AppName) -> Features {
+    let bins = fin.timeline.bins();
+    let per = ((WINDOW_S * 1e9 / fin.timeline.bin_ns() as f64).round() as usize).max(1);
+    let first = bins.iter().position(|b| b.video_down_payload > 0);
+    let last = bins.iter().rposition(|b| b.video_down_payload > 0);
+    let (mut rates, mut cv) = (Vec::new(), None);
+    if let (Some(first), Some(last)) = (first, last) {
+        let (w0, w1) = (first / per, last / per);
+        // Complete windows only: the last, partial one is left out.
+        for w in w0..w1 {
+            let bytes: u64 = bins
+                .get(w * per..(w + 1) * per)
+                .map_or(0, |s| s.iter().map(|b| b.video_down_payload).sum());
+            rates.push(bytes as f64);
+        }
+        if !rates.is_empty() {
+            let n = rates.len() as f64;
+            let mean = rates.iter().sum::<f64>() / n;
+            let var = rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n;
+            cv = (mean > 0.0).then(|| var.sqrt() / mean);
+        }
+    }
+    let video_out_total: u64 = peers.list.iter().map(|p| p.video_out_bytes).sum();
+    let upload_peers = peers
+        .list
+        .iter()
+        .filter(|p| {
+            p.video_out_bytes > 0
+                && p.video_out_bytes as f64 >= peers::SUPPLIER_SHARE * video_out_total as f64
+        })
+        .count() as u32;
+    Features {
+        duration_s: fin.duration().as_secs_f64(),
+        peers_contacted: peers.contacted as u32,
+        suppliers: peers.suppliers as u32,
+        top1_share: peers.concentration.top1_share,
+        top2_share: peers.concentration.top2_share,
+        video_down_kbps: traffic.video.download_kbps,
+        video_up_kbps: traffic.video.upload_kbps,
+        video_share_of_download: if traffic.bytes_in > 0 {
+            traffic.video_payload_in as f64 / traffic.bytes_in as f64
+        } else {
+            0.0
+        },
+        video_upload_peers: upload_peers,
+        video_rate_cv: cv,
+        video_windows: rates.len() as u32,
+        application: app,
     }
 }

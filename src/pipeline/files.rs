@@ -5,9 +5,8 @@
 use std::sync::atomic::Ordering;
 
 use super::assemble::{self, Warning};
-use super::stream::{self, Analyzer};
+use super::stream::{self, Analyzer, Pass};
 use super::{Analysis, AnalysisConfig, AnalysisError};
-use crate::flow::Finished;
 use crate::report::Report;
 use crate::source::{CaptureFile, Merged, SourceStats};
 
@@ -35,7 +34,7 @@ fn one_pass(
     paths: &[String],
     cfg: &AnalysisConfig,
     progress: &dyn Progress,
-) -> Result<(Finished, SourceStats, Vec<Warning>), AnalysisError> {
+) -> Result<(Pass, SourceStats, Vec<Warning>), AnalysisError> {
     let (files, mut problems) = open_files(paths)?;
     let mut merged = Merged::new(files);
     let total = merged
@@ -52,7 +51,7 @@ fn one_pass(
     let tick = || progress.advance(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum());
     let parallel =
         !cfg.sequential && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let (fin, filter_warnings) = if parallel {
+    let mut pass = if parallel {
         stream::parallel_pass(&mut merged, cfg, tick)?
     } else {
         let mut analyzer = Analyzer::new(cfg)?;
@@ -67,8 +66,12 @@ fn one_pass(
         analyzer.finish()
     };
     progress.finish();
-    problems.extend(filter_warnings.into_iter().map(Warning::Filter));
-    Ok((fin, merged.stats(), problems))
+    problems.extend(
+        std::mem::take(&mut pass.filter_warnings)
+            .into_iter()
+            .map(Warning::Filter),
+    );
+    Ok((pass, merged.stats(), problems))
 }
 
 /// Told how far a pass over files has got. The library never draws anything: the CLI
@@ -100,21 +103,27 @@ pub fn analyze_files(
     cfg: &AnalysisConfig,
     progress: &dyn Progress,
 ) -> Result<(Analysis, Report), AnalysisError> {
-    let (mut fin, mut stats, mut problems) = one_pass(paths, cfg, progress)?;
+    let (mut pass, mut stats, mut problems) = one_pass(paths, cfg, progress)?;
     let mut passes = 1;
-    if fin.needs_second_pass {
+    if pass.fin.needs_second_pass {
         if paths.iter().any(|p| p == "-") {
             problems.push(Warning::ApproximateTimeline);
-        } else if let Some(pinned) = fin.decision() {
+        } else if let Some(pinned) = pass.fin.decision() {
             // Pass 2 classifies with the decision pass 1 settled on; what the user gave stays
             // what the user gave.
             let mut second = cfg.clone();
             second.table.pinned = Some(pinned);
-            (fin, stats, problems) = one_pass(paths, &second, progress)?;
+            (pass, stats, problems) = one_pass(paths, &second, progress)?;
             passes = 2;
         }
     }
     Ok(assemble::analysis_and_report(
-        fin, &stats, paths, cfg, problems, passes,
+        pass.fin,
+        &pass.findings,
+        &stats,
+        paths,
+        cfg,
+        problems,
+        passes,
     ))
 }

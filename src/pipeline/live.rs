@@ -3,9 +3,9 @@
 //! snapshots finish a copy of the table while the capture goes on.
 
 use super::assemble::{self, Warning};
-use super::stream::Analyzer;
+use super::stream::{Analyzer, Pass};
 use super::{Analysis, AnalysisConfig, AnalysisError};
-use crate::flow::{Finished, Live};
+use crate::flow::Live;
 use crate::report::Report;
 use crate::source::{RawPacket, SourceStats};
 use crate::time::Timestamp;
@@ -54,32 +54,41 @@ impl LiveSession {
 
     /// The report of the capture so far (the capture goes on).
     pub fn snapshot(&self, files: &[String], cfg: &AnalysisConfig) -> Report {
-        let (fin, filter) = self.analyzer.snapshot();
-        let mut warnings: Vec<Warning> = filter.into_iter().map(Warning::Filter).collect();
+        let pass = self.analyzer.snapshot();
+        let fin = pass.fin;
+        let mut warnings: Vec<Warning> = pass
+            .filter_warnings
+            .into_iter()
+            .map(Warning::Filter)
+            .collect();
         warnings.push(Warning::Snapshot {
             packets: self.stats.packets,
         });
         if fin.needs_second_pass {
             warnings.push(Warning::SnapshotApproximate);
         }
-        assemble::build_report(fin, &self.stats, files, cfg, warnings, 1)
+        assemble::build_report(fin, &pass.findings, &self.stats, files, cfg, warnings, 1)
     }
 
-    /// Ends the capture: the finished table, what was read, and the filter's warnings.
-    pub fn finish(self) -> (Finished, SourceStats, Vec<Warning>) {
-        let (fin, filter) = self.analyzer.finish();
-        let warnings = filter.into_iter().map(Warning::Filter).collect();
-        (fin, self.stats, warnings)
+    /// Ends the capture: the pass (finished table, identification), what was read, and the
+    /// filter's warnings.
+    pub fn finish(self) -> (Pass, SourceStats, Vec<Warning>) {
+        let mut pass = self.analyzer.finish();
+        let warnings = std::mem::take(&mut pass.filter_warnings)
+            .into_iter()
+            .map(Warning::Filter)
+            .collect();
+        (pass, self.stats, warnings)
     }
 
     /// The analysis and report of a finished session.
     pub fn report(
-        fin: Finished,
+        pass: Pass,
         stats: &SourceStats,
         files: &[String],
         cfg: &AnalysisConfig,
         warnings: Vec<Warning>,
     ) -> (Analysis, Report) {
-        assemble::analysis_and_report(fin, stats, files, cfg, warnings, 1)
+        assemble::analysis_and_report(pass.fin, &pass.findings, stats, files, cfg, warnings, 1)
     }
 }

@@ -8,9 +8,21 @@ use std::net::IpAddr;
 use super::{AnalysisConfig, AnalysisError};
 use crate::decode::{self, Decoded, Malformed, Packet};
 use crate::flow::{Finished, Live, Table};
+use crate::identify::{Findings, Identifier};
 use crate::source::filter::Filter;
 use crate::source::{Merged, RawPacket};
 use crate::time::Timestamp;
+
+/// What one pass over the packets gives.
+#[derive(Debug)]
+pub struct Pass {
+    /// The finished flow table.
+    pub fin: Finished,
+    /// What application identification found (it reads payloads on the decoding side).
+    pub findings: Findings,
+    /// What the capture filter said.
+    pub filter_warnings: Vec<String>,
+}
 
 /// Packets between two calls of a pass's progress tick.
 pub(crate) const TICK_PACKETS: u64 = 65_536;
@@ -26,6 +38,7 @@ fn compile_filter(cfg: &AnalysisConfig) -> Result<Option<Filter>, AnalysisError>
 pub struct Analyzer {
     table: Table,
     filter: Option<Filter>,
+    ident: Identifier,
     /// The items of the frame being pushed (reused: no allocation per frame).
     scratch: Vec<Item>,
 }
@@ -37,6 +50,7 @@ impl Analyzer {
         Ok(Analyzer {
             table: Table::new(cfg.table.clone()),
             filter,
+            ident: Identifier::new(),
             scratch: Vec::with_capacity(8),
         })
     }
@@ -45,7 +59,7 @@ impl Analyzer {
     /// both paths give the same table by construction.
     #[inline]
     pub fn push(&mut self, raw: &RawPacket<'_>) {
-        decode_item(raw, &mut self.filter, &mut self.scratch);
+        decode_item(raw, &mut self.filter, &mut self.ident, &mut self.scratch);
         for item in &self.scratch {
             apply_item(&mut self.table, item);
         }
@@ -59,19 +73,27 @@ impl Analyzer {
 
     /// What [`Analyzer::finish`] would return now, leaving the analyzer running: a copy of the
     /// table is finished (for periodic snapshot reports of a live capture).
-    pub fn snapshot(&self) -> (Finished, Vec<String>) {
+    pub fn snapshot(&self) -> Pass {
         let warnings = self
             .filter
             .as_ref()
             .map(|f| f.warnings.clone())
             .unwrap_or_default();
-        (self.table.clone().finish(), warnings)
+        Pass {
+            fin: self.table.clone().finish(),
+            findings: self.ident.finish(),
+            filter_warnings: warnings,
+        }
     }
 
-    /// Ends the stream: the finished table and the filter's warnings.
-    pub fn finish(self) -> (Finished, Vec<String>) {
+    /// Ends the stream: the finished table, what identification found, the filter's warnings.
+    pub fn finish(self) -> Pass {
         let warnings = self.filter.map(|f| f.warnings).unwrap_or_default();
-        (self.table.finish(), warnings)
+        Pass {
+            fin: self.table.finish(),
+            findings: self.ident.finish(),
+            filter_warnings: warnings,
+        }
     }
 }
 
@@ -91,7 +113,12 @@ const BATCH: usize = 4096;
 /// Batches in flight: bounds memory to a few MB.
 const BATCHES_IN_FLIGHT: usize = 8;
 
-fn decode_item(raw: &RawPacket<'_>, filter: &mut Option<Filter>, out: &mut Vec<Item>) {
+fn decode_item(
+    raw: &RawPacket<'_>,
+    filter: &mut Option<Filter>,
+    ident: &mut Identifier,
+    out: &mut Vec<Item>,
+) {
     if let Some(f) = filter.as_mut() {
         if !f.matches(raw) {
             out.push(Item::Filtered);
@@ -105,6 +132,7 @@ fn decode_item(raw: &RawPacket<'_>, filter: &mut Option<Filter>, out: &mut Vec<I
                     out.push(Item::Name(ip, name.to_string()));
                 });
             }
+            ident.ingest(&p);
             out.push(Item::Packet(Packet { payload: &[], ..p }));
         }
         Decoded::NotIp(_) => out.push(Item::NotIp(raw.ts)),
@@ -133,8 +161,9 @@ pub(crate) fn parallel_pass(
     merged: &mut Merged,
     cfg: &AnalysisConfig,
     mut tick: impl FnMut(),
-) -> Result<(Finished, Vec<String>), AnalysisError> {
+) -> Result<Pass, AnalysisError> {
     let mut filter = compile_filter(cfg)?;
+    let mut ident = Identifier::new();
     let mut table = Table::new(cfg.table.clone());
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Item>>();
@@ -153,7 +182,7 @@ pub(crate) fn parallel_pass(
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH + 64);
         let mut n: u64 = 0;
         merged.for_each(|raw| {
-            decode_item(&raw, &mut filter, &mut batch);
+            decode_item(&raw, &mut filter, &mut ident, &mut batch);
             if batch.len() >= BATCH {
                 let spare = empty_rx
                     .try_recv()
@@ -175,6 +204,10 @@ pub(crate) fn parallel_pass(
             .join()
             .map_err(|_| AnalysisError::Internal("the flow-table thread failed"))?;
         let warnings = filter.map(|f| f.warnings).unwrap_or_default();
-        Ok((table.finish(), warnings))
+        Ok(Pass {
+            fin: table.finish(),
+            findings: ident.finish(),
+            filter_warnings: warnings,
+        })
     })
 }

@@ -41,6 +41,34 @@ pub struct Report {
     pub buffer: Buffer,
     pub continuity: Continuity,
     pub summary: Summary,
+    /// What the traffic is, from headers and behaviour (absent in reports written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<ApplicationSection>,
+    /// What kind of traffic this is, with the reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<VerdictSection>,
+}
+
+/// `application`: the application identified from headers and behaviour, never from ports
+/// alone (`identify`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationSection {
+    /// `bittorrent`, `sopcast`, `ppstream`, `webrtc`, `srt`, `rtp`, `quic` or `unknown`.
+    pub name: String,
+    /// 0–1.
+    pub confidence: f64,
+    /// The evidence for `name`, strongest rule first: rule, packets, flows, bytes.
+    pub evidence: Vec<String>,
+}
+
+/// `verdict`: `p2p-live-streaming`, `p2p-bulk`, `two-party-call`, `client-server-stream` or
+/// `unknown`, with the reasons.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictSection {
+    pub kind: String,
+    pub reasons: Vec<String>,
 }
 
 /// `capture`: what was read.
