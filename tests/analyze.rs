@@ -15,7 +15,19 @@ fn pps_real_ppstream_session() {
     let r = r.unwrap();
     assert_eq!(r.schema, "peerscope/report-v1");
     assert_eq!(r.local.ip.as_deref(), Some("192.168.115.8"));
-    assert!(r.local.how.starts_with("inferred"));
+    // Issue 14: the Ethernet evidence names it — the one MAC on every unicast frame with a
+    // single address behind it (the other, the gateway's, carries every peer's).
+    assert!(
+        r.local
+            .how
+            .starts_with("link layer: the only address behind MAC 00:1c:42:8e:70:31"),
+        "{}",
+        r.local.how
+    );
+    // The application and the verdict (issue 14): PPStream's own headers; the P2P part lasts
+    // half a second of a 66 s capture, too short for a stream rate.
+    let app = r.application.as_ref().unwrap();
+    assert_eq!(app.name, "ppstream");
     let video = r.sizes.peaks.iter().find(|p| p.class == "video").unwrap();
     assert_eq!(video.size, 1065);
     assert_eq!(

@@ -21,10 +21,51 @@ const MAX_VLAN_TAGS: usize = 8;
 const AF_INET: u32 = 2;
 const AF_INET6: [u32; 4] = [10, 24, 28, 30];
 
+/// Which way a frame went, as the link layer says (Linux cooked captures' packet type,
+/// `linux/if_packet.h`); `Unknown` on link types that do not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum LinkDir {
+    #[default]
+    Unknown,
+    /// PACKET_OUTGOING (4): sent by the capturing host.
+    Outgoing,
+    /// PACKET_HOST (0): addressed to the capturing host.
+    ToUs,
+    /// PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST (1–3) and anything else.
+    Other,
+}
+
+impl LinkDir {
+    fn from_pkttype(t: u16) -> Self {
+        match t {
+            0 => LinkDir::ToUs,
+            4 => LinkDir::Outgoing,
+            _ => LinkDir::Other,
+        }
+    }
+}
+
+/// What the link layer tells about a frame besides its payload: its direction (cooked
+/// captures) and its MAC addresses (Ethernet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkMeta {
+    pub dir: LinkDir,
+    /// Source and destination MAC addresses (Ethernet only).
+    pub macs: Option<([u8; 6], [u8; 6])>,
+}
+
+impl LinkMeta {
+    /// True when the destination MAC is unicast (the I/G bit clear).
+    pub fn unicast(&self) -> bool {
+        self.macs.is_some_and(|(_, dst)| dst[0] & 1 == 0)
+    }
+}
+
 /// What a link layer carried.
 pub enum LinkPayload<'a> {
-    /// IPv4 or IPv6 bytes (version still to be checked by the IP decoder).
-    Ip(&'a [u8]),
+    /// IPv4 or IPv6 bytes (version still to be checked by the IP decoder), with what the link
+    /// layer said about the frame.
+    Ip(&'a [u8], LinkMeta),
     /// Something that is not IP (ARP, LLDP, …), by EtherType.
     NotIp(u16),
 }
@@ -35,9 +76,9 @@ fn be16(data: &[u8], at: usize, layer: Layer) -> Result<u16, Malformed> {
         .ok_or(Malformed::Truncated(layer))
 }
 
-fn by_ethertype(ether_type: u16, rest: &[u8]) -> LinkPayload<'_> {
+fn by_ethertype(ether_type: u16, rest: &[u8], meta: LinkMeta) -> LinkPayload<'_> {
     match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => LinkPayload::Ip(rest),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => LinkPayload::Ip(rest, meta),
         other => LinkPayload::NotIp(other),
     }
 }
@@ -49,7 +90,11 @@ pub fn strip(link: u16, data: &[u8]) -> Result<LinkPayload<'_>, Malformed> {
         linktype::LINUX_SLL => {
             // pkttype(2) arphrd(2) addrlen(2) addr(8) protocol(2)
             let proto = be16(data, 14, Layer::Link)?;
-            Ok(by_ethertype(proto, data.get(16..).unwrap_or(&[])))
+            let meta = LinkMeta {
+                dir: LinkDir::from_pkttype(be16(data, 0, Layer::Link)?),
+                macs: None,
+            };
+            Ok(by_ethertype(proto, data.get(16..).unwrap_or(&[]), meta))
         }
         linktype::LINUX_SLL2 => {
             // protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1) addr(8)
@@ -57,7 +102,11 @@ pub fn strip(link: u16, data: &[u8]) -> Result<LinkPayload<'_>, Malformed> {
             if data.len() < 20 {
                 return Err(Malformed::Truncated(Layer::Link));
             }
-            Ok(by_ethertype(proto, &data[20..]))
+            let meta = LinkMeta {
+                dir: LinkDir::from_pkttype(u16::from(data[10])),
+                macs: None,
+            };
+            Ok(by_ethertype(proto, &data[20..], meta))
         }
         linktype::NULL | linktype::LOOP => {
             let b = data.get(..4).ok_or(Malformed::Truncated(Layer::Link))?;
@@ -73,13 +122,13 @@ pub fn strip(link: u16, data: &[u8]) -> Result<LinkPayload<'_>, Malformed> {
                 }
             };
             if family == AF_INET || AF_INET6.contains(&family) {
-                Ok(LinkPayload::Ip(&data[4..]))
+                Ok(LinkPayload::Ip(&data[4..], LinkMeta::default()))
             } else {
                 Ok(LinkPayload::NotIp(family as u16))
             }
         }
         linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 | linktype::IPV6 => {
-            Ok(LinkPayload::Ip(data))
+            Ok(LinkPayload::Ip(data, LinkMeta::default()))
         }
         other => Err(Malformed::UnsupportedLinkType(other)),
     }
@@ -102,7 +151,16 @@ fn ethernet(data: &[u8]) -> Result<LinkPayload<'_>, Malformed> {
         ether_type = be16(data, at + 2, Layer::Vlan)?;
         at += 4;
     }
-    Ok(by_ethertype(ether_type, data.get(at..).unwrap_or(&[])))
+    let mac = |at: usize| -> Option<[u8; 6]> { data.get(at..at + 6)?.try_into().ok() };
+    let meta = LinkMeta {
+        dir: LinkDir::Unknown,
+        macs: mac(6).zip(mac(0)),
+    };
+    Ok(by_ethertype(
+        ether_type,
+        data.get(at..).unwrap_or(&[]),
+        meta,
+    ))
 }
 
 #[cfg(test)]
@@ -115,7 +173,10 @@ mod tests {
         frame.extend_from_slice(&[0x88, 0xa8, 0, 1, 0x81, 0x00, 0, 2, 0x81, 0x00, 0, 3]);
         frame.extend_from_slice(&[0x08, 0x00, 0x45]);
         match strip(linktype::ETHERNET, &frame) {
-            Ok(LinkPayload::Ip(ip)) => assert_eq!(ip, &[0x45]),
+            Ok(LinkPayload::Ip(ip, meta)) => {
+                assert_eq!(ip, &[0x45]);
+                assert!(meta.unicast());
+            }
             _ => panic!("expected IP"),
         }
     }
@@ -142,11 +203,17 @@ mod tests {
         for frame in [&le[..], &be[..]] {
             assert!(matches!(
                 strip(linktype::NULL, frame),
-                Ok(LinkPayload::Ip(_))
+                Ok(LinkPayload::Ip(..))
             ));
         }
-        assert!(matches!(strip(linktype::NULL, &v6), Ok(LinkPayload::Ip(_))));
-        assert!(matches!(strip(linktype::LOOP, &be), Ok(LinkPayload::Ip(_))));
+        assert!(matches!(
+            strip(linktype::NULL, &v6),
+            Ok(LinkPayload::Ip(..))
+        ));
+        assert!(matches!(
+            strip(linktype::LOOP, &be),
+            Ok(LinkPayload::Ip(..))
+        ));
         assert!(matches!(
             strip(linktype::LOOP, &[0u8, 0, 0, 7]),
             Ok(LinkPayload::NotIp(7))
@@ -160,14 +227,14 @@ mod tests {
         sll.extend_from_slice(&[0x08, 0x00, 0x45]);
         assert!(matches!(
             strip(linktype::LINUX_SLL, &sll),
-            Ok(LinkPayload::Ip(_))
+            Ok(LinkPayload::Ip(..))
         ));
         let mut sll2 = vec![0x86u8, 0xdd, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 0];
         sll2.extend_from_slice(&[0; 8]);
         sll2.push(0x60);
         assert!(matches!(
             strip(linktype::LINUX_SLL2, &sll2),
-            Ok(LinkPayload::Ip(_))
+            Ok(LinkPayload::Ip(..))
         ));
         assert!(matches!(
             strip(linktype::LINUX_SLL2, &sll2[..12]),

@@ -23,6 +23,7 @@ use etherparse::{err, IpNumber, LaxIpSlice};
 use crate::source::RawPacket;
 use crate::time::Timestamp;
 use link::LinkPayload;
+pub use link::{LinkDir, LinkMeta};
 
 /// The layer at which decoding stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -156,6 +157,20 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     pub frag: Frag,
     pub anomaly: Option<Anomaly>,
+    /// Direction and MAC addresses, where the link layer gives them.
+    pub link: LinkMeta,
+    /// The uTP header (BEP 29) the UDP payload parses as, strictly, if any.
+    pub utp: Option<UtpBrief>,
+}
+
+/// What the flow table needs of a uTP header: its type and the data behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtpBrief {
+    pub kind: utp::UtpType,
+    /// Payload bytes past the header (with extensions), on the wire.
+    pub data_len: u32,
+    pub connection_id: u16,
+    pub seq_nr: u16,
 }
 
 impl Packet<'_> {
@@ -176,8 +191,8 @@ pub enum Decoded<'a> {
 
 /// Decodes one captured frame.
 pub fn decode<'a>(raw: &RawPacket<'a>) -> Decoded<'a> {
-    let ip = match link::strip(raw.link_type, raw.data) {
-        Ok(LinkPayload::Ip(ip)) => ip,
+    let (ip, meta) = match link::strip(raw.link_type, raw.data) {
+        Ok(LinkPayload::Ip(ip, meta)) => (ip, meta),
         Ok(LinkPayload::NotIp(t)) => return Decoded::NotIp(t),
         Err(m) => return Decoded::Malformed(m),
     };
@@ -185,7 +200,7 @@ pub fn decode<'a>(raw: &RawPacket<'a>) -> Decoded<'a> {
     let link_hdr = raw.data.len() - ip.len();
     let ip_wire = (raw.orig_len as usize).saturating_sub(link_hdr);
     match decode_ip(ip, ip_wire, raw.ts) {
-        Ok(p) => Decoded::Packet(p),
+        Ok(p) => Decoded::Packet(Packet { link: meta, ..p }),
         Err(m) => Decoded::Malformed(m),
     }
 }
@@ -268,6 +283,8 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Mal
         payload: payload.payload,
         frag,
         anomaly,
+        link: LinkMeta::default(),
+        utp: None,
     };
     if matches!(frag, Frag::Later { .. }) || ext_failed {
         return Ok(packet);
@@ -302,6 +319,15 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Mal
             {
                 packet.payload = &packet.payload[..cut];
             }
+            packet.utp =
+                utp::parse_with_len(packet.payload, packet.payload_len as usize).map(|h| {
+                    UtpBrief {
+                        kind: h.kind,
+                        data_len: h.data_len(packet.payload_len),
+                        connection_id: h.connection_id,
+                        seq_nr: h.seq_nr,
+                    }
+                });
         }
         IpNumber::TCP => {
             let Some(h) = data.get(..20) else {

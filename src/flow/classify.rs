@@ -30,12 +30,68 @@ pub struct Given {
     pub video_min: Option<u32>,
 }
 
-/// A local host and a threshold: how every packet of the local host is classified.
+/// The transports peer traffic is classified on, each with its own size distribution and
+/// threshold (SPEC §2 "Size classes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerTransport {
+    /// UDP that is not uTP: the payload size.
+    Udp,
+    /// uTP (BEP 29) over UDP: the data past the uTP header.
+    Utp,
+    /// TCP between peer ports: the payload of each segment (pure ACKs are size 0).
+    Tcp,
+}
+
+impl PeerTransport {
+    /// Every transport, in report order.
+    pub const ALL: [PeerTransport; 3] =
+        [PeerTransport::Udp, PeerTransport::Utp, PeerTransport::Tcp];
+
+    /// The report's word: `udp`, `utp`, `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerTransport::Udp => "udp",
+            PeerTransport::Utp => "utp",
+            PeerTransport::Tcp => "tcp",
+        }
+    }
+}
+
+impl std::fmt::Display for PeerTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The smallest video size of each transport (`None`: no video on it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Thresholds {
+    pub udp: Option<u32>,
+    pub utp: Option<u32>,
+    pub tcp: Option<u32>,
+}
+
+impl Thresholds {
+    /// The threshold of one transport.
+    #[inline]
+    pub fn of(&self, t: PeerTransport) -> Option<u32> {
+        match t {
+            PeerTransport::Udp => self.udp,
+            PeerTransport::Utp => self.utp,
+            PeerTransport::Tcp => self.tcp,
+        }
+    }
+}
+
+/// A local host and its thresholds: how every packet of the local host is classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     pub local: IpAddr,
-    /// Smallest video payload; `None` when video and control could not be separated.
+    /// Smallest video UDP payload; `None` when video and control could not be separated.
     pub threshold: Option<u32>,
+    /// The uTP and TCP thresholds (the UDP one is `threshold`).
+    pub utp_threshold: Option<u32>,
+    pub tcp_threshold: Option<u32>,
 }
 
 impl Decision {
@@ -43,6 +99,15 @@ impl Decision {
     #[inline]
     pub fn is_video(&self, size: u32) -> bool {
         is_video(self.threshold, size)
+    }
+
+    /// Every transport's threshold.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            udp: self.threshold,
+            utp: self.utp_threshold,
+            tcp: self.tcp_threshold,
+        }
     }
 }
 
@@ -53,15 +118,54 @@ pub fn is_video(threshold: Option<u32>, size: u32) -> bool {
     threshold.is_some_and(|t| size >= t)
 }
 
+/// How the local host was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalHow {
+    /// `--local`.
+    Given,
+    /// A first pass decided it.
+    Pinned,
+    /// Linux cooked capture: the sender of the packets marked outgoing.
+    CookedOutgoing { packets: u64 },
+    /// Ethernet: the address behind the one MAC on (nearly) every unicast frame.
+    EthernetMac {
+        mac: [u8; 6],
+        frames: u64,
+        unicast: u64,
+    },
+    /// The distinct-partner rule.
+    Partners,
+    /// No local host.
+    Unknown,
+}
+
 /// The outcome of [`settle`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settled {
     pub local: Option<IpAddr>,
+    pub how: LocalHow,
     pub threshold: Option<u32>,
-    /// Ranked local-host candidates with their number of distinct UDP partners.
+    /// Ranked local-host candidates with their number of distinct partners.
     pub candidates: Vec<(IpAddr, u64)>,
     /// Peer UDP payload sizes of the local host, both directions.
     pub hist: SizeHist,
+    /// The local host's uTP data sizes and TCP payload sizes, with their thresholds.
+    pub utp: (SizeHist, Option<u32>),
+    pub tcp: (SizeHist, Option<u32>),
+}
+
+impl Default for Settled {
+    fn default() -> Self {
+        Settled {
+            local: None,
+            how: LocalHow::Unknown,
+            threshold: None,
+            candidates: Vec::new(),
+            hist: SizeHist::default(),
+            utp: Default::default(),
+            tcp: Default::default(),
+        }
+    }
 }
 
 impl Settled {
@@ -70,28 +174,247 @@ impl Settled {
         self.local.map(|local| Decision {
             local,
             threshold: self.threshold,
+            utp_threshold: self.utp.1,
+            tcp_threshold: self.tcp.1,
         })
+    }
+
+    /// Every transport's threshold.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            udp: self.threshold,
+            utp: self.utp.1,
+            tcp: self.tcp.1,
+        }
+    }
+
+    /// The local host's size histogram of one transport.
+    pub fn hist_of(&self, t: PeerTransport) -> &SizeHist {
+        match t {
+            PeerTransport::Udp => &self.hist,
+            PeerTransport::Utp => &self.utp.0,
+            PeerTransport::Tcp => &self.tcp.0,
+        }
     }
 }
 
-/// Makes both decisions from the pairs: given, else pinned, else inferred.
-pub fn settle(pairs: &[PairStats], given: Given, pinned: Option<Decision>) -> Settled {
+/// Makes both decisions from the pairs and the link layer's evidence: given, else pinned,
+/// else what the link layer says (cooked packet types, the Ethernet MAC on every unicast
+/// frame), else the distinct-partner rule.
+pub fn settle(
+    pairs: &[PairStats],
+    link: &LinkEvidence,
+    given: Given,
+    pinned: Option<Decision>,
+) -> Settled {
     let candidates = candidates(pairs);
-    let local = given
-        .local
-        .or(pinned.map(|p| p.local))
-        .or_else(|| candidates.first().map(|(ip, _)| *ip));
-    let hist = local.map(|l| local_sizes(pairs, l)).unwrap_or_default();
+    let inferred = || match link.vantage(&candidates) {
+        Some((l, how)) => (Some(l), how),
+        None => match candidates.first() {
+            Some((ip, _)) => (Some(*ip), LocalHow::Partners),
+            None => (None, LocalHow::Unknown),
+        },
+    };
+    let (local, how) = if let Some(l) = given.local {
+        (Some(l), LocalHow::Given)
+    } else if let Some(p) = pinned {
+        // A second pass sees the same evidence as the first: report it, not the pinning.
+        match inferred() {
+            (Some(l), how) if l == p.local => (Some(l), how),
+            _ => (Some(p.local), LocalHow::Pinned),
+        }
+    } else {
+        inferred()
+    };
+    let hist_of = |t: PeerTransport| local.map(|l| local_sizes(pairs, l, t)).unwrap_or_default();
+    let hist = hist_of(PeerTransport::Udp);
     let threshold = match (given.video_min, pinned) {
         (Some(t), _) => Some(t),
         (None, Some(p)) => p.threshold,
         (None, None) => sizes::otsu_threshold(&hist),
     };
+    let other = |t: PeerTransport, pinned_t: Option<Option<u32>>| {
+        let h = hist_of(t);
+        let th = pinned_t.unwrap_or_else(|| {
+            // A few segments to a tracker or a web server make no size distribution.
+            if h.packets() < MIN_TRANSPORT_PACKETS {
+                None
+            } else {
+                sizes::log_gap_threshold(&h)
+            }
+        });
+        (h, th)
+    };
+    let utp = other(PeerTransport::Utp, pinned.map(|p| p.utp_threshold));
+    let tcp = other(PeerTransport::Tcp, pinned.map(|p| p.tcp_threshold));
     Settled {
         local,
+        how,
         threshold,
         candidates,
         hist,
+        utp,
+        tcp,
+    }
+}
+
+/// Fewest uTP or TCP packets of the local host for that transport to get a threshold of its
+/// own (below it, all of it is control).
+pub const MIN_TRANSPORT_PACKETS: u64 = 200;
+/// Bytes received beyond those sent that make a candidate the receiving side of a tie.
+pub const MIN_NET_RECEIVED: i64 = 10_000;
+/// Fewest unicast Ethernet frames for the MAC evidence to count.
+const MIN_MAC_FRAMES: u64 = 10;
+
+/// Most addresses and MACs the link evidence follows.
+const MAX_LINK_KEYS: usize = 4_096;
+/// Most source addresses remembered behind one MAC.
+const MAX_IPS_PER_MAC: usize = 8;
+/// Share of unicast frames a MAC must appear on to be the capturing host's.
+const MAC_ON_EVERY_FRAME: f64 = 0.98;
+
+/// A frame's source MAC, destination MAC and source address.
+type FrameKey = ([u8; 6], [u8; 6], IpAddr);
+
+/// What one MAC was seen doing.
+#[derive(Debug, Clone, Default)]
+struct MacStats {
+    /// Unicast frames with this MAC as source or destination.
+    frames: u64,
+    /// Of those, frames it received.
+    received: u64,
+    /// Source addresses of the frames it sent, with counts (the first few).
+    ips: Vec<(IpAddr, u64)>,
+    /// More distinct source addresses than `ips` keeps.
+    more_ips: bool,
+}
+
+/// Evidence from the link layer about which host captured (SPEC §2 "Local host"): Linux
+/// cooked captures mark the packets the host sent (`outgoing`); on Ethernet the capturing
+/// host's MAC is on every unicast frame. Bounded: 4,096 addresses and MACs.
+#[derive(Debug, Clone, Default)]
+pub struct LinkEvidence {
+    outgoing: FxHashMap<IpAddr, u64>,
+    macs: FxHashMap<[u8; 6], MacStats>,
+    unicast: u64,
+    /// The last frame's (source MAC, destination MAC, source IP) and how many frames in a row
+    /// had them, not yet added (most frames repeat the previous one's).
+    run: Option<(FrameKey, u64)>,
+    last_out: Option<(IpAddr, u64)>,
+}
+
+impl LinkEvidence {
+    /// Takes one packet's link-layer facts.
+    #[inline]
+    pub fn add(&mut self, p: &crate::decode::Packet<'_>) {
+        use crate::decode::LinkDir;
+        if p.link.dir == LinkDir::Outgoing {
+            match &mut self.last_out {
+                Some((ip, n)) if *ip == p.src => *n += 1,
+                _ => {
+                    self.flush_out();
+                    self.last_out = Some((p.src, 1));
+                }
+            }
+        }
+        if let Some((src, dst)) = p.link.macs {
+            if p.link.unicast() {
+                let key = (src, dst, p.src);
+                match &mut self.run {
+                    Some((k, n)) if *k == key => *n += 1,
+                    _ => {
+                        self.flush_run();
+                        self.run = Some((key, 1));
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush_out(&mut self) {
+        if let Some((ip, n)) = self.last_out.take() {
+            if self.outgoing.len() < MAX_LINK_KEYS || self.outgoing.contains_key(&ip) {
+                *self.outgoing.entry(ip).or_insert(0) += n;
+            }
+        }
+    }
+
+    fn flush_run(&mut self) {
+        let Some(((src, dst, ip), n)) = self.run.take() else {
+            return;
+        };
+        self.unicast += n;
+        for (mac, sent) in [(src, true), (dst, false)] {
+            if self.macs.len() >= MAX_LINK_KEYS && !self.macs.contains_key(&mac) {
+                continue;
+            }
+            let m = self.macs.entry(mac).or_default();
+            m.frames += n;
+            if !sent {
+                m.received += n;
+            }
+            if sent {
+                if let Some((_, c)) = m.ips.iter_mut().find(|(a, _)| *a == ip) {
+                    *c += n;
+                } else if m.ips.len() < MAX_IPS_PER_MAC {
+                    m.ips.push((ip, n));
+                } else {
+                    m.more_ips = true;
+                }
+            }
+        }
+    }
+
+    /// The vantage point the link layer points to, among `candidates` (ranked by partners).
+    pub fn vantage(&self, candidates: &[(IpAddr, u64)]) -> Option<(IpAddr, LocalHow)> {
+        let mut e = self.clone();
+        e.flush_out();
+        e.flush_run();
+        let rank = |ip: &IpAddr| candidates.iter().position(|(c, _)| c == ip);
+        // Cooked captures: the sender of outgoing packets (of several, the best-ranked).
+        let senders: Vec<(IpAddr, u64)> = e
+            .outgoing
+            .iter()
+            .filter(|(ip, _)| is_unicast_host(**ip))
+            .map(|(ip, n)| (*ip, *n))
+            .collect();
+        if let Some(&(ip, n)) = senders
+            .iter()
+            .filter(|(ip, _)| rank(ip).is_some())
+            .min_by_key(|(ip, n)| (rank(ip), std::cmp::Reverse(*n)))
+        {
+            return Some((ip, LocalHow::CookedOutgoing { packets: n }));
+        }
+        // Ethernet: MACs on (nearly) every unicast frame; the host's is the one with a single
+        // address behind it (a gateway's MAC carries every remote address).
+        if e.unicast < MIN_MAC_FRAMES {
+            return None;
+        }
+        let mut on_every: Vec<(&[u8; 6], &MacStats)> = e
+            .macs
+            .iter()
+            .filter(|(_, m)| m.frames as f64 >= MAC_ON_EVERY_FRAME * e.unicast as f64)
+            .collect();
+        on_every.sort_by_key(|(mac, m)| (m.more_ips, m.ips.len(), **mac));
+        let single: Vec<_> = on_every
+            .iter()
+            // It must have sent and received: one frame's sender is not yet a vantage point.
+            .filter(|(_, m)| !m.more_ips && m.ips.len() == 1 && m.received > 0)
+            .collect();
+        // Two hosts talking only to each other both qualify: the MAC does not decide.
+        if single.len() != 1 {
+            return None;
+        }
+        let (mac, m) = single[0];
+        let (ip, _) = m.ips.first()?;
+        (rank(ip).is_some() && is_unicast_host(*ip)).then_some((
+            *ip,
+            LocalHow::EthernetMac {
+                mac: **mac,
+                frames: m.frames,
+                unicast: e.unicast,
+            },
+        ))
     }
 }
 
@@ -107,37 +430,64 @@ pub fn is_unicast_host(ip: IpAddr) -> bool {
 }
 
 /// Local-host candidates: addresses ranked by the number of distinct remote addresses they
-/// exchange peer UDP with (infrastructure ports excluded), then by packets. Falls back to any
-/// IP traffic when no peer UDP exists. Returns (address, distinct partners).
+/// exchange peer traffic with (UDP, uTP, peer TCP; infrastructure ports excluded); ties go to
+/// a private address over a public one (a viewer behind a home router), then to the address
+/// that receives a stream rather than sends it (more than [`MIN_NET_RECEIVED`] bytes more in
+/// than out: a leaf, not its parent in a tree), then to more packets. Falls back to any IP traffic
+/// when no peer traffic exists. Returns (address, distinct partners).
 pub fn candidates(pairs: &[PairStats]) -> Vec<(IpAddr, u64)> {
-    let mut degree: FxHashMap<IpAddr, (u64, u64)> = FxHashMap::default();
-    let udp_exists = pairs.iter().any(PairStats::has_peer_udp);
+    // (partners, receives more than it sends, private, packets)
+    let mut degree: FxHashMap<IpAddr, (u64, i64, u64)> = FxHashMap::default();
+    let udp_exists = pairs.iter().any(PairStats::has_peer_traffic);
     // Loopback addresses are candidates only in a capture with no other host.
     let only_loopback = pairs.iter().all(|p| p.a.is_loopback() && p.b.is_loopback());
     for pair in pairs {
-        if udp_exists && !pair.has_peer_udp() {
+        if udp_exists && !pair.has_peer_traffic() {
             continue;
         }
         let packets = pair.dir[0].packets + pair.dir[1].packets;
-        for ip in [pair.a, pair.b] {
+        for (side, ip) in [pair.a, pair.b].into_iter().enumerate() {
             if is_unicast_host(ip) || (only_loopback && ip.is_loopback()) {
-                let e = degree.entry(ip).or_insert((0, 0));
+                let received = pair.dir[1 - side].ip_bytes as i64;
+                let sent = pair.dir[side].ip_bytes as i64;
+                let e = degree.entry(ip).or_insert((0, 0, 0));
                 e.0 += 1;
-                e.1 += packets;
+                e.1 = e.1.saturating_add(received - sent);
+                e.2 += packets;
             }
         }
     }
-    let mut ranked: Vec<(IpAddr, (u64, u64))> = degree.into_iter().collect();
-    ranked.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-    ranked.into_iter().map(|(ip, (d, _))| (ip, d)).collect()
+    let mut ranked: Vec<(IpAddr, (u64, i64, u64))> = degree.into_iter().collect();
+    ranked.sort_by(|x, y| {
+        let key = |(ip, (d, net, packets)): &(IpAddr, (u64, i64, u64))| {
+            (*d, is_private(*ip), *net > MIN_NET_RECEIVED, *packets)
+        };
+        key(y).cmp(&key(x)).then(x.0.cmp(&y.0))
+    });
+    ranked.into_iter().map(|(ip, (d, _, _))| (ip, d)).collect()
 }
 
-/// The exact histogram of peer UDP payload sizes sent and received by `local`.
-pub fn local_sizes(pairs: &[PairStats], local: IpAddr) -> SizeHist {
+/// True for an address of a private or local range: RFC 1918, RFC 6598 shared, link-local,
+/// IPv6 unique-local (RFC 4193) and link-local. A viewer usually sits behind such an address.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || v4.is_link_local() || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments()[0];
+            (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// The exact histogram of one transport's peer sizes sent and received by `local`.
+pub fn local_sizes(pairs: &[PairStats], local: IpAddr, t: PeerTransport) -> SizeHist {
     let mut hist = SizeHist::default();
     for pair in pairs.iter().filter(|p| p.a == local || p.b == local) {
-        hist.merge(&pair.dir[0].udp_sizes);
-        hist.merge(&pair.dir[1].udp_sizes);
+        hist.merge(pair.dir[0].sizes(t));
+        hist.merge(pair.dir[1].sizes(t));
     }
     hist
 }
@@ -163,26 +513,15 @@ pub struct Warmup {
 pub(crate) type Release = (Decision, Vec<Rec>);
 
 impl Warmup {
-    /// A warm-up that needs no buffering when the user gave both decisions or a first pass
-    /// pinned them.
+    /// A warm-up that needs no buffering when a first pass pinned the decision.
     pub fn new(given: Given, pinned: Option<Decision>, limit: usize) -> Self {
-        let decided = match (given, pinned) {
-            (
-                Given {
-                    local: Some(local),
-                    video_min: Some(t),
-                },
-                _,
-            ) => Some(Decision {
-                local,
-                threshold: Some(t),
-            }),
-            (_, Some(p)) => Some(Decision {
-                local: given.local.unwrap_or(p.local),
-                threshold: given.video_min.or(p.threshold),
-            }),
-            _ => None,
-        };
+        // The user's values fix the local host and the UDP threshold, but the uTP and TCP
+        // thresholds still come from the data: only a first pass's decision skips the warm-up.
+        let decided = pinned.map(|p| Decision {
+            local: given.local.unwrap_or(p.local),
+            threshold: given.video_min.or(p.threshold),
+            ..p
+        });
         let stage = match decided {
             Some(d) => Stage::Streaming(d),
             None => Stage::Buffering {
@@ -218,16 +557,21 @@ impl Warmup {
 
     /// Takes a record while buffering; returns the buffer to replay when this record ends the
     /// warm-up. Call only when [`Warmup::decision`] is `None`.
-    pub(crate) fn offer(&mut self, rec: Rec, pairs: &[PairStats]) -> Option<Release> {
+    pub(crate) fn offer(
+        &mut self,
+        rec: Rec,
+        pairs: &[PairStats],
+        link: &LinkEvidence,
+    ) -> Option<Release> {
         let Stage::Buffering { records, limit } = &mut self.stage else {
             return None;
         };
         records.push(rec);
         let full = records.len() >= *limit;
-        if !full && !Self::ready(records.len(), pairs, self.given) {
+        if !full && !Self::ready(records.len(), pairs, link, self.given) {
             return None;
         }
-        let Some(d) = settle(pairs, self.given, None).decision() else {
+        let Some(d) = settle(pairs, link, self.given, None).decision() else {
             // No candidate yet (no IP traffic at all): keep buffering, bounded by doubling.
             if full {
                 *limit = limit.saturating_mul(2);
@@ -239,12 +583,13 @@ impl Warmup {
 
     /// The warm-up can end early once the provisional local host has a clear two-class size
     /// distribution with enough packets.
-    fn ready(buffered: usize, pairs: &[PairStats], given: Given) -> bool {
+    fn ready(buffered: usize, pairs: &[PairStats], link: &LinkEvidence, given: Given) -> bool {
         if buffered % 8192 != 0 || buffered < 20_000 {
             return false;
         }
         let s = settle(
             pairs,
+            link,
             Given {
                 local: None,
                 ..given

@@ -1,12 +1,14 @@
 //! IP fragments of peer UDP datagrams: the first fragment carries the UDP header and gives the
 //! datagram's payload size; later fragments are attributed to it by (source, destination, IP
 //! identification). Bounded: the map is cleared when it holds too many outstanding datagrams.
+//! The same place gives every packet its kind for the table ([`RecKind`]): peer UDP, uTP, peer
+//! TCP, infrastructure, or other.
 
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::RecKind;
+use super::{is_peer_tcp, RecKind};
 use crate::decode::{Frag, Packet, Transport};
 
 /// Most outstanding fragmented datagrams remembered.
@@ -37,8 +39,15 @@ impl Fragments {
                 None if p.transport == Transport::Other(UDP) => RecKind::UdpOrphan,
                 None => RecKind::Other,
             },
+            Frag::Whole if udp && !infra => match p.utp {
+                Some(u) => RecKind::PeerUtp(u.data_len, u.connection_id, u.seq_nr),
+                None => RecKind::PeerUdp(p.payload_len),
+            },
             _ if udp && !infra => RecKind::PeerUdp(p.payload_len),
             _ if infra => RecKind::InfraUdp,
+            _ if matches!(p.transport, Transport::Tcp { .. }) && is_peer_tcp(p.sport, p.dport) => {
+                RecKind::PeerTcp(p.payload_len)
+            }
             _ => RecKind::Other,
         }
     }

@@ -39,8 +39,10 @@ use rustc_hash::FxHashMap;
 
 use crate::decode::{Anomaly, Frag, Malformed, Packet, Transport};
 use crate::time::Timestamp;
-use classify::Warmup;
-pub use classify::{is_unicast_host, Decision, Given, Settled};
+pub use classify::{
+    is_unicast_host, is_video, Decision, Given, PeerTransport, Settled, Thresholds,
+};
+use classify::{LinkEvidence, Warmup};
 use fragments::Fragments;
 use names::Names;
 use pairs::PairTable;
@@ -56,6 +58,17 @@ pub const INFRA_PORTS: [u16; 6] = [53, 67, 68, 123, 5353, 1900];
 #[inline]
 pub fn is_infra_port(port: u16) -> bool {
     matches!(port, 53 | 67 | 68 | 123 | 5353 | 1900)
+}
+
+/// Below this, a TCP port is a well-known service's (IANA system ports, RFC 6335 §6): TCP with
+/// such a port on either side (web, mail, DNS over TCP) is not peer traffic. P2P clients
+/// (BitTorrent, PPLive, TVAnts, Ace Stream) listen on registered or dynamic ports.
+pub const FIRST_PEER_TCP_PORT: u16 = 1024;
+
+/// True for a TCP segment between two peer ports (see [`FIRST_PEER_TCP_PORT`]).
+#[inline]
+pub fn is_peer_tcp(sport: u16, dport: u16) -> bool {
+    sport >= FIRST_PEER_TCP_PORT && dport >= FIRST_PEER_TCP_PORT
 }
 
 /// Settings of a table.
@@ -128,6 +141,11 @@ pub(crate) enum RecKind {
     PeerUdp(u32),
     /// A later fragment of a peer datagram of this payload size.
     PeerUdpCont(u32),
+    /// A uTP packet (on a peer UDP port) with this much data past its header, and its
+    /// connection id and sequence number.
+    PeerUtp(u32, u16, u16),
+    /// A peer TCP segment with this much payload.
+    PeerTcp(u32),
     /// A UDP datagram to or from an infrastructure port (a control packet, never video).
     InfraUdp,
     /// A later UDP fragment whose first fragment was not seen (control bytes, no packet).
@@ -165,8 +183,17 @@ pub struct Table {
     fragments: Fragments,
     pub counts: DecodeCounts,
     warmup: Warmup,
+    link: LinkEvidence,
+    self_traffic: SelfTraffic,
     timeline: Timeline,
     loopback: LoopbackFlows,
+}
+
+/// Packets and IP bytes of a host's traffic with itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SelfTraffic {
+    pub packets: u64,
+    pub ip_bytes: u64,
 }
 
 impl Table {
@@ -183,6 +210,8 @@ impl Table {
             fragments: Fragments::default(),
             counts: DecodeCounts::default(),
             warmup,
+            link: LinkEvidence::default(),
+            self_traffic: SelfTraffic::default(),
             timeline,
             loopback,
         }
@@ -235,20 +264,28 @@ impl Table {
         if !matches!(p.frag, Frag::Whole) {
             self.counts.fragments += 1;
         }
-        if p.src.is_loopback() && p.dst.is_loopback() {
+        let (lo_src, lo_dst) = (p.src.is_loopback(), p.dst.is_loopback());
+        if lo_src && lo_dst {
             if let Transport::Tcp { .. } = p.transport {
                 self.loopback.add(p);
             }
-            // A host talking to itself (the player hand-over on 127.0.0.1) is no exchange
-            // between hosts; distinct loopback addresses (test swarms on 127.0.0.0/8) are.
-            if p.src == p.dst {
-                return;
-            }
         }
+        // A host talking to itself — the player hand-over on 127.0.0.1, a client dialling its
+        // own address (webtorrent and libtorrent do, over lo), loopback to one of its own
+        // addresses — is no exchange between hosts; distinct loopback addresses (test swarms
+        // on 127.0.0.0/8) are.
+        if p.src == p.dst || lo_src != lo_dst {
+            if !(lo_src && lo_dst) {
+                self.self_traffic.packets += 1;
+                self.self_traffic.ip_bytes += u64::from(p.ip_len);
+            }
+            return;
+        }
+        self.link.add(p);
         let udp = p.is_udp();
         let infra = udp && (is_infra_port(p.sport) || is_infra_port(p.dport));
         let kind = self.fragments.kind(p, udp, infra);
-        self.pairs.add(p, kind, self.cfg.max_pairs);
+        let kind = self.pairs.add(p, kind, self.cfg.max_pairs);
         let rec = Rec {
             ts: p.ts,
             src: p.src,
@@ -259,7 +296,7 @@ impl Table {
         match self.warmup.decision() {
             Some(d) => timeline_add(&mut self.timeline, &rec, d),
             None => {
-                if let Some((d, buffered)) = self.warmup.offer(rec, &self.pairs.pairs) {
+                if let Some((d, buffered)) = self.warmup.offer(rec, &self.pairs.pairs, &self.link) {
                     for rec in &buffered {
                         timeline_add(&mut self.timeline, rec, d);
                     }
@@ -274,11 +311,19 @@ impl Table {
     /// that sent at least `supplier_share` of the video received (the metrics layer's rule).
     pub fn live(&self, supplier_share: f64) -> Live {
         let decision = self.warmup.decision().or_else(|| {
-            classify::settle(&self.pairs.pairs, self.cfg.given, self.cfg.pinned).decision()
+            classify::settle(
+                &self.pairs.pairs,
+                &self.link,
+                self.cfg.given,
+                self.cfg.pinned,
+            )
+            .decision()
         });
-        let Some(Decision { local, threshold }) = decision else {
+        let Some(d) = decision else {
             return Live::default();
         };
+        let local = d.local;
+        let thresholds = d.thresholds();
         let mut live = Live {
             local: Some(local),
             ..Live::default()
@@ -289,10 +334,10 @@ impl Table {
             let down = pair.sent_by(other);
             live.down_ip_bytes += down.ip_bytes;
             live.up_ip_bytes += pair.sent_by(local).ip_bytes;
-            if pair.has_peer_udp() {
+            if pair.has_peer_traffic() {
                 live.peers += 1;
             }
-            let (_, video) = down.udp_sizes.split(threshold);
+            let (_, video) = down.split(&thresholds);
             live.video_down_ip_bytes += video.ip_bytes;
             video_in.push(video.payload_bytes);
         }
@@ -307,7 +352,12 @@ impl Table {
     /// Ends the pass: settles the local host and threshold over the whole capture and checks
     /// the provisional ones.
     pub fn finish(mut self) -> Finished {
-        let settled = classify::settle(&self.pairs.pairs, self.cfg.given, self.cfg.pinned);
+        let settled = classify::settle(
+            &self.pairs.pairs,
+            &self.link,
+            self.cfg.given,
+            self.cfg.pinned,
+        );
         if let Some((d, buffered)) = self.warmup.end(&settled) {
             // The warm-up never ended: classify the buffer with the final decision.
             for rec in &buffered {
@@ -318,12 +368,16 @@ impl Table {
         let provisional = self.warmup.decision();
         let needs_second_pass = match (provisional, settled.local) {
             (Some(p), Some(l)) => {
+                let (was, is) = (p.thresholds(), settled.thresholds());
                 p.local != l
-                    || match (p.threshold, settled.threshold) {
-                        (Some(a), Some(b)) => settled.hist.any_in(a.min(b), a.max(b)),
-                        (None, None) => false,
-                        _ => settled.hist.packets() > 0,
-                    }
+                    || PeerTransport::ALL.into_iter().any(|t| {
+                        let hist = settled.hist_of(t);
+                        match (was.of(t), is.of(t)) {
+                            (Some(a), Some(b)) => hist.any_in(a.min(b), a.max(b)),
+                            (None, None) => false,
+                            _ => hist.packets() > 0,
+                        }
+                    })
             }
             _ => false,
         };
@@ -334,9 +388,13 @@ impl Table {
             last,
             local: settled.local,
             given: self.cfg.given,
+            local_how: settled.how,
             candidates: settled.candidates,
             threshold: settled.threshold,
             hist: settled.hist,
+            utp: settled.utp,
+            tcp: settled.tcp,
+            self_traffic: self.self_traffic,
             pairs: self.pairs.pairs,
             overflow,
             names: self.names.into_map(),
@@ -364,7 +422,13 @@ fn timeline_add(timeline: &mut Timeline, rec: &Rec, d: Decision) {
         RecKind::PeerUdpCont(size) if d.is_video(size) => {
             timeline.add_video(rec.ts, down, rec.ip_len, 0, false, peer)
         }
-        RecKind::PeerUdp(_) | RecKind::InfraUdp => {
+        RecKind::PeerUtp(len, ..) if is_video(d.utp_threshold, len) => {
+            timeline.add_video(rec.ts, down, rec.ip_len, len, true, peer)
+        }
+        RecKind::PeerTcp(len) if is_video(d.tcp_threshold, len) => {
+            timeline.add_video(rec.ts, down, rec.ip_len, len, true, peer)
+        }
+        RecKind::PeerUdp(_) | RecKind::PeerUtp(..) | RecKind::PeerTcp(_) | RecKind::InfraUdp => {
             timeline.add_control(rec.ts, down, rec.ip_len, true)
         }
         RecKind::PeerUdpCont(_) | RecKind::UdpOrphan => {
@@ -388,7 +452,27 @@ impl Finished {
         self.local.map(|local| Decision {
             local,
             threshold: self.threshold,
+            utp_threshold: self.utp.1,
+            tcp_threshold: self.tcp.1,
         })
+    }
+
+    /// Every transport's threshold.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            udp: self.threshold,
+            utp: self.utp.1,
+            tcp: self.tcp.1,
+        }
+    }
+
+    /// The local host's size histogram and threshold of one transport.
+    pub fn transport_sizes(&self, t: PeerTransport) -> (&SizeHist, Option<u32>) {
+        match t {
+            PeerTransport::Udp => (&self.hist, self.threshold),
+            PeerTransport::Utp => (&self.utp.0, self.utp.1),
+            PeerTransport::Tcp => (&self.tcp.0, self.tcp.1),
+        }
     }
 
     /// True when the user gave the local host.
@@ -419,8 +503,16 @@ pub struct Finished {
     /// Ranked candidates with their number of distinct UDP partners.
     pub candidates: Vec<(IpAddr, u64)>,
     pub threshold: Option<u32>,
+    /// How the local host was found.
+    pub local_how: classify::LocalHow,
     /// Peer UDP payload sizes of the local host, both directions.
     pub hist: SizeHist,
+    /// The local host's uTP data sizes and TCP payload sizes, with their thresholds.
+    pub utp: (SizeHist, Option<u32>),
+    pub tcp: (SizeHist, Option<u32>),
+    /// The host's traffic with itself (own address to own address, loopback to a non-loopback
+    /// address): never peer traffic.
+    pub self_traffic: SelfTraffic,
     pub pairs: Vec<PairStats>,
     pub overflow: Overflow,
     pub names: FxHashMap<IpAddr, String>,
@@ -453,6 +545,8 @@ mod tests {
             payload: &[],
             frag: Frag::Whole,
             anomaly: None,
+            link: crate::decode::LinkMeta::default(),
+            utp: None,
         }
     }
 

@@ -6,10 +6,15 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::sizes::SizeHist;
+use super::classify::{PeerTransport, Thresholds};
+use super::sizes::{SizeHist, Totals};
 use super::RecKind;
 use crate::decode::{Packet, Transport};
 use crate::time::Timestamp;
+
+/// Largest step between two sequence numbers of one side for them to confirm a uTP
+/// connection (`ST_STATE` repeats the number, `ST_DATA` adds one; a few may be lost).
+pub const UTP_SEQ_WINDOW: u16 = 16;
 
 /// Most ports remembered per side of a pair.
 const MAX_PORTS: usize = 16;
@@ -19,8 +24,13 @@ const MAX_PORTS: usize = 16;
 pub struct DirStats {
     pub packets: u64,
     pub ip_bytes: u64,
-    /// UDP payload sizes of peer traffic (infrastructure ports excluded).
+    /// UDP payload sizes of peer traffic (infrastructure ports and uTP excluded).
     pub udp_sizes: SizeHist,
+    /// uTP (BEP 29) data lengths of peer uTP packets: the payload past the uTP header (0 for
+    /// `ST_STATE` and the other packets without data).
+    pub utp_sizes: SizeHist,
+    /// TCP payload sizes of peer TCP segments (0 for pure ACKs).
+    pub tcp_sizes: SizeHist,
     /// IP bytes of later fragments whose datagram's size was not seen.
     pub udp_orphan_fragment_bytes: u64,
     /// UDP to or from infrastructure ports.
@@ -38,6 +48,28 @@ pub struct DirStats {
 }
 
 impl DirStats {
+    /// The size histogram of one transport's peer traffic.
+    pub fn sizes(&self, t: PeerTransport) -> &SizeHist {
+        match t {
+            PeerTransport::Udp => &self.udp_sizes,
+            PeerTransport::Utp => &self.utp_sizes,
+            PeerTransport::Tcp => &self.tcp_sizes,
+        }
+    }
+
+    /// Control and video of this direction's peer traffic over every transport, each
+    /// classified by its own threshold.
+    pub fn split(&self, d: &Thresholds) -> (Totals, Totals) {
+        let mut ctrl = Totals::default();
+        let mut video = Totals::default();
+        for t in PeerTransport::ALL {
+            let (c, v) = self.sizes(t).split(d.of(t));
+            ctrl += c;
+            video += v;
+        }
+        (ctrl, video)
+    }
+
     fn touch(&mut self, ts: Timestamp) {
         if self.packets == 0 {
             self.first = ts;
@@ -57,6 +89,33 @@ pub struct PairStats {
     pub dir: [DirStats; 2],
     /// Ports used on `a`'s side and on `b`'s side (first few).
     pub ports: [Vec<u16>; 2],
+    /// uTP as seen on this pair: the last (connection id, sequence number) each side sent,
+    /// and whether a connection was confirmed.
+    pub utp: UtpTrack,
+}
+
+/// Whether a pair carries uTP (BEP 29): a payload that parses as a uTP header is taken as uTP
+/// only once the same side sent two headers with the same connection id and sequence numbers
+/// at most [`UTP_SEQ_WINDOW`] apart — what a connection does and a stray payload almost never
+/// does (1 in 2^32 · 17/2^16 for independent random bytes).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UtpTrack {
+    last: [Option<(u16, u16)>; 2],
+    pub confirmed: bool,
+}
+
+impl UtpTrack {
+    fn see(&mut self, side: usize, conn: u16, seq: u16) -> bool {
+        if let Some(Some((c, s))) = self.last.get(side) {
+            if *c == conn && seq.wrapping_sub(*s) <= UTP_SEQ_WINDOW {
+                self.confirmed = true;
+            }
+        }
+        if let Some(slot) = self.last.get_mut(side) {
+            *slot = Some((conn, seq));
+        }
+        self.confirmed
+    }
 }
 
 impl PairStats {
@@ -84,9 +143,24 @@ impl PairStats {
             &self.ports[1]
         }
     }
-    /// True when non-infrastructure UDP crossed this pair.
+    /// True when non-infrastructure UDP (uTP included) crossed this pair.
     pub fn has_peer_udp(&self) -> bool {
-        self.dir.iter().any(|d| d.udp_sizes.packets() > 0)
+        self.dir
+            .iter()
+            .any(|d| d.udp_sizes.packets() > 0 || d.utp_sizes.packets() > 0)
+    }
+
+    /// True when peer traffic of any transport (UDP, uTP, peer TCP) crossed this pair.
+    pub fn has_peer_traffic(&self) -> bool {
+        self.has_peer_udp() || self.dir.iter().any(|d| d.tcp_sizes.packets() > 0)
+    }
+
+    /// The transports of the peer traffic on this pair.
+    pub fn transports(&self) -> Vec<PeerTransport> {
+        PeerTransport::ALL
+            .into_iter()
+            .filter(|&t| self.dir.iter().any(|d| d.sizes(t).packets() > 0))
+            .collect()
     }
     /// First and last packet in either direction.
     pub fn span(&self) -> (Timestamp, Timestamp) {
@@ -180,8 +254,11 @@ pub(crate) struct PairTable {
 }
 
 impl PairTable {
-    /// Counts a packet in its pair (opening the pair unless the table holds `max_pairs`).
-    pub(crate) fn add(&mut self, p: &Packet<'_>, kind: RecKind, max_pairs: usize) {
+    /// Counts a packet in its pair (opening the pair unless the table holds `max_pairs`) and
+    /// returns its final kind: a packet that parses as uTP counts as uTP only on a pair where
+    /// a uTP connection is confirmed ([`UtpTrack`]), so that a stray payload that happens to
+    /// parse stays plain UDP.
+    pub(crate) fn add(&mut self, p: &Packet<'_>, kind: RecKind, max_pairs: usize) -> RecKind {
         let (key, forward) = if p.src <= p.dst {
             ((p.src, p.dst), true)
         } else {
@@ -195,7 +272,10 @@ impl PairTable {
                     self.overflow.ip_bytes += u64::from(p.ip_len);
                     self.overflow.pairs_refused += 1;
                     self.overflow_pairs.add(&key);
-                    return;
+                    return match kind {
+                        RecKind::PeerUtp(..) => RecKind::PeerUdp(p.payload_len),
+                        k => k,
+                    };
                 }
                 self.index.insert(key, self.pairs.len() as u32);
                 self.pairs.push(PairStats {
@@ -203,12 +283,20 @@ impl PairTable {
                     b: key.1,
                     dir: [DirStats::default(), DirStats::default()],
                     ports: [Vec::new(), Vec::new()],
+                    utp: UtpTrack::default(),
                 });
                 self.pairs.len() - 1
             }
         };
         let pair = &mut self.pairs[idx];
         let (d, src_side) = if forward { (0, 0) } else { (1, 1) };
+        let kind = match kind {
+            RecKind::PeerUtp(len, conn, seq) if pair.utp.see(d, conn, seq) => {
+                RecKind::PeerUtp(len, conn, seq)
+            }
+            RecKind::PeerUtp(..) => RecKind::PeerUdp(p.payload_len),
+            k => k,
+        };
         if p.sport != 0 || p.dport != 0 {
             remember_port(&mut pair.ports[src_side], p.sport);
             remember_port(&mut pair.ports[1 - src_side], p.dport);
@@ -221,6 +309,13 @@ impl PairTable {
         match kind {
             RecKind::PeerUdp(size) => dir.udp_sizes.add(size, p.ip_len, p.ts),
             RecKind::PeerUdpCont(size) => dir.udp_sizes.add_bytes(size, p.ip_len),
+            RecKind::PeerUtp(len, ..) => dir.utp_sizes.add(len, p.ip_len, p.ts),
+            RecKind::PeerTcp(len) => {
+                dir.tcp_sizes.add(len, p.ip_len, p.ts);
+                dir.tcp_packets += 1;
+                dir.tcp_ip_bytes += u64::from(p.ip_len);
+                dir.tcp_payload_bytes += u64::from(p.payload_len);
+            }
             RecKind::InfraUdp => {
                 dir.infra_packets += 1;
                 dir.infra_ip_bytes += u64::from(p.ip_len);
@@ -237,6 +332,7 @@ impl PairTable {
                 }
             }
         }
+        kind
     }
 
     /// Pairs in which `host` takes part.

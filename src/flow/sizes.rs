@@ -123,6 +123,15 @@ pub struct Totals {
     pub first: Timestamp,
 }
 
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, o: Totals) {
+        self.packets += o.packets;
+        self.ip_bytes += o.ip_bytes;
+        self.payload_bytes += o.payload_bytes;
+        self.first = self.first.min(o.first);
+    }
+}
+
 impl Default for Totals {
     fn default() -> Self {
         Totals {
@@ -223,9 +232,58 @@ pub fn otsu_threshold(hist: &SizeHist) -> Option<u32> {
     Some(lo + (hi - lo).div_ceil(2))
 }
 
+/// Sizes holding less than this share of the packets are ignored by [`log_gap_threshold`].
+pub const LOG_GAP_MIN_SHARE: f64 = 0.005;
+
+/// The threshold of a stream protocol's segments (uTP data, TCP payload): in the middle, on a
+/// log scale, of the widest ratio between two consecutive sizes that each hold at least
+/// [`LOG_GAP_MIN_SHARE`] of the packets. Protocol messages (acknowledgements, BitTorrent's
+/// have/request/choke of 0–17 bytes) and piece data (blocks cut to the path's MTU, whatever
+/// their count: a connection held back by congestion control sends many short data packets)
+/// are an order of magnitude apart, while Otsu's variance rule moves the split into the data
+/// when short data packets are many. `None` with fewer than two such sizes.
+pub fn log_gap_threshold(hist: &SizeHist) -> Option<u32> {
+    let total = hist.packets();
+    let sizes: Vec<u32> = hist
+        .cells()
+        .iter()
+        .filter(|(_, c)| c.packets as f64 >= LOG_GAP_MIN_SHARE * total as f64)
+        .map(|(s, _)| *s)
+        .collect();
+    let (lo, hi) = sizes.windows(2).map(|w| (w[0], w[1])).max_by(|a, b| {
+        let ratio = |(lo, hi): (u32, u32)| f64::from(hi + 1) / f64::from(lo + 1);
+        ratio(*a).total_cmp(&ratio(*b)).then(b.0.cmp(&a.0))
+    })?;
+    let mid = (f64::from(lo + 1) * f64::from(hi + 1)).sqrt().ceil() as u32;
+    Some(mid.saturating_sub(1).clamp(lo + 1, hi))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_gap_splits_messages_from_data_whatever_their_counts() {
+        // TCP: pure ACKs, have (9) and request (17) messages, short and full data segments.
+        let h = hist(&[(0, 1209), (9, 425), (17, 49), (456, 46), (1448, 660)]);
+        let t = log_gap_threshold(&h).unwrap();
+        assert!(t > 17 && t <= 456, "{t}");
+        // uTP on a starved link: many 528-byte data packets.
+        let h = hist(&[
+            (0, 847),
+            (9, 152),
+            (17, 18),
+            (528, 178),
+            (990, 331),
+            (1336, 166),
+        ]);
+        let t = log_gap_threshold(&h).unwrap();
+        assert!(t > 17 && t <= 528, "{t}");
+        // Rare sizes do not make a gap.
+        let h = hist(&[(0, 1000), (3, 1), (1400, 1000)]);
+        assert!(log_gap_threshold(&h).is_some_and(|t| t > 3 && t <= 1400));
+        assert_eq!(log_gap_threshold(&hist(&[(0, 10)])), None);
+    }
 
     fn hist(pairs: &[(u32, u64)]) -> SizeHist {
         let mut h = SizeHist::default();

@@ -257,6 +257,22 @@ pub struct Findings {
     pub untracked_packets: u64,
 }
 
+impl Findings {
+    /// Both endpoints of every flow that spoke a tracker protocol (BitTorrent's HTTP announce,
+    /// BEP 15): the tracker is the one that is not the local host.
+    pub fn tracker_endpoints(&self) -> Vec<IpAddr> {
+        let mut out: Vec<IpAddr> = self
+            .flows
+            .iter()
+            .filter(|f| f.rules.contains(Rule::HttpAnnounce) || f.rules.contains(Rule::UdpTracker))
+            .flat_map(|f| [f.key.a.0, f.key.b.0])
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 /// The accumulator. Feed it every decoded packet with [`Identifier::ingest`].
 #[derive(Debug, Default)]
 pub struct Identifier {
@@ -441,6 +457,8 @@ mod tests {
             payload,
             frag: Frag::Whole,
             anomaly: None,
+            link: crate::decode::LinkMeta::default(),
+            utp: None,
         }
     }
 

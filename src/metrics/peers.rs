@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::flow::{is_unicast_host, Finished, PairStats};
+use crate::flow::{is_unicast_host, Finished, PairStats, PeerTransport};
 use crate::time::Timestamp;
 
 use super::{rel_s, round};
@@ -25,6 +25,10 @@ pub struct Peers {
     pub list: Vec<Peer>,
     /// Address pairs not tracked because the table was full (`--max-pairs`), with their traffic.
     pub overflow: Overflow,
+    /// The local host's traffic with itself (own address to own address, loopback to its own
+    /// address): never peer traffic, counted here (the player hand-over is in `stream`).
+    #[serde(default)]
+    pub self_traffic: SelfTrafficOut,
 }
 
 /// Traffic of untracked pairs.
@@ -58,6 +62,9 @@ pub struct Peer {
     /// Name from a captured DNS answer.
     pub name: Option<String>,
     /// `supplier`, `consumer`, `tracker` or `control-only`.
+    /// Transports of its peer traffic: `udp`, `utp`, `tcp` (absent in older reports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transport: Vec<String>,
     pub role: PeerRole,
     /// UDP payload bytes of video received from this peer.
     pub video_in_bytes: u64,
@@ -131,6 +138,21 @@ impl std::fmt::Display for PeerRole {
     }
 }
 
+/// `peers.self_traffic`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SelfTrafficOut {
+    pub packets: u64,
+    pub ip_bytes: u64,
+}
+
+fn self_traffic(fin: &Finished) -> SelfTrafficOut {
+    SelfTrafficOut {
+        packets: fin.self_traffic.packets,
+        ip_bytes: fin.self_traffic.ip_bytes,
+    }
+}
+
 /// Per-peer numbers before roles are assigned.
 struct Row<'a> {
     ip: IpAddr,
@@ -143,26 +165,35 @@ struct Row<'a> {
     only_infra: bool,
 }
 
-/// First video packet received by the local host, if any.
+/// First video packet received by the local host, if any (any transport).
 pub fn first_video(fin: &Finished) -> Option<Timestamp> {
     let local = fin.local?;
-    let t = fin.threshold?;
+    let th = fin.thresholds();
     fin.pairs
         .iter()
         .filter(|p| p.a == local || p.b == local)
-        .flat_map(|p| {
-            p.sent_by(p.other(local))
-                .udp_sizes
-                .cells()
-                .iter()
-                .filter(move |(s, _)| *s >= t)
-                .map(|(_, c)| c.first)
+        .filter_map(|p| {
+            let d = p.sent_by(p.other(local));
+            PeerTransport::ALL
+                .into_iter()
+                .filter_map(|t| {
+                    let min = th.of(t)?;
+                    d.sizes(t)
+                        .cells()
+                        .iter()
+                        .filter(|(s, _)| *s >= min)
+                        .map(|(_, c)| c.first)
+                        .min()
+                })
+                .min()
         })
         .min()
 }
 
 /// Builds `peers` and `tracker`.
-pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
+/// `announced`: addresses seen speaking a tracker protocol (BitTorrent's HTTP announce or
+/// BEP 15), the strongest evidence of a tracker.
+pub fn peers(fin: &Finished, announced: &[IpAddr]) -> (Peers, Option<IpAddr>, Tracker) {
     let overflow = Overflow {
         packets: fin.overflow.packets,
         ip_bytes: fin.overflow.ip_bytes,
@@ -176,6 +207,7 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
                 concentration: concentration(&[]),
                 list: Vec::new(),
                 overflow,
+                self_traffic: self_traffic(fin),
             },
             None,
             Tracker {
@@ -191,8 +223,9 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
         .filter(|p| p.a == local || p.b == local)
         .map(|pair| {
             let ip = pair.other(local);
-            let (c_in, v_in) = pair.sent_by(ip).udp_sizes.split(fin.threshold);
-            let (c_out, v_out) = pair.sent_by(local).udp_sizes.split(fin.threshold);
+            let th = fin.thresholds();
+            let (c_in, v_in) = pair.sent_by(ip).split(&th);
+            let (c_out, v_out) = pair.sent_by(local).split(&th);
             let d_in = pair.sent_by(ip);
             let d_out = pair.sent_by(local);
             let infra = d_in.infra_packets + d_out.infra_packets;
@@ -204,7 +237,7 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
                 video_out: v_out.payload_bytes,
                 control_in: c_in.payload_bytes,
                 control_out: c_out.payload_bytes,
-                peer_udp: pair.has_peer_udp(),
+                peer_udp: pair.has_peer_traffic(),
                 only_infra: infra == all,
             }
         })
@@ -220,7 +253,7 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
         }
     };
     let first_video = first_video(fin);
-    let tracker_ip = pick_tracker(fin, &rows, first_video);
+    let tracker_ip = pick_tracker(fin, &rows, first_video, announced);
     rows.sort_by(|x, y| {
         y.video_in
             .cmp(&x.video_in)
@@ -251,6 +284,12 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
             Peer {
                 ip: r.ip.to_string(),
                 ports: r.pair.ports_of(r.ip).to_vec(),
+                transport: r
+                    .pair
+                    .transports()
+                    .into_iter()
+                    .map(|t| t.as_str().to_string())
+                    .collect(),
                 name: fin.names.get(&r.ip).cloned(),
                 role,
                 video_in_bytes: r.video_in,
@@ -266,7 +305,11 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
             }
         })
         .collect();
-    let contacted = rows.iter().filter(|r| r.peer_udp).count() as u64;
+    // A tracker spoken to over TCP only is infrastructure, not a peer.
+    let contacted = rows
+        .iter()
+        .filter(|r| r.peer_udp && (r.pair.has_peer_udp() || Some(r.ip) != tracker_ip))
+        .count() as u64;
     let suppliers = list.iter().filter(|p| p.role == PeerRole::Supplier).count() as u64;
     let tracker = match tracker_ip {
         Some(ip) => {
@@ -297,6 +340,7 @@ pub fn peers(fin: &Finished) -> (Peers, Option<IpAddr>, Tracker) {
             concentration: concentration(&shares),
             list,
             overflow,
+            self_traffic: self_traffic(fin),
         },
         tracker_ip,
         tracker,
@@ -309,15 +353,22 @@ fn pick_tracker(
     fin: &Finished,
     rows: &[Row<'_>],
     first_video: Option<Timestamp>,
+    announced: &[IpAddr],
 ) -> Option<IpAddr> {
     let first_video = first_video?;
+    // An address that spoke a tracker protocol is one whatever its sizes (an HTTP announce and
+    // its answer are segments as large as data segments); any other must never have sent or
+    // received video and have been contacted before the first video packet.
     rows.iter()
-        .filter(|r| r.video_in == 0 && r.video_out == 0)
-        .filter(|r| r.pair.span().0 < first_video)
+        .filter(|r| {
+            announced.contains(&r.ip)
+                || (r.video_in == 0 && r.video_out == 0 && r.pair.span().0 < first_video)
+        })
         .min_by_key(|r| {
+            let announce = announced.contains(&r.ip);
             let named = fin.names.contains_key(&r.ip);
             let tcp = r.pair.dir.iter().any(|d| d.tcp_packets > 0);
-            (!named, !tcp, r.pair.span().0, r.ip)
+            (!announce, !named, !tcp, r.pair.span().0, r.ip)
         })
         .map(|r| r.ip)
 }

@@ -328,7 +328,7 @@ fn session_start(fin: &Finished, tracker: Option<IpAddr>) -> Option<Timestamp> {
     fin.pairs_of_local()
         .filter(|p| {
             let remote = p.other(local);
-            p.has_peer_udp() || p.ports_of(remote).contains(&53) || tracker == Some(remote)
+            p.has_peer_traffic() || p.ports_of(remote).contains(&53) || tracker == Some(remote)
         })
         .filter_map(|p| {
             let out = p.sent_by(local);

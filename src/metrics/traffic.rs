@@ -74,8 +74,9 @@ pub fn traffic(fin: &Finished) -> Traffic {
             let remote = pair.other(local);
             let d_in = pair.sent_by(remote);
             let d_out = pair.sent_by(local);
-            let (c_in, v_in) = d_in.udp_sizes.split(fin.threshold);
-            let (c_out, v_out) = d_out.udp_sizes.split(fin.threshold);
+            let th = fin.thresholds();
+            let (c_in, v_in) = d_in.split(&th);
+            let (c_out, v_out) = d_out.split(&th);
             t.in_ip += d_in.ip_bytes;
             t.out_ip += d_out.ip_bytes;
             t.video_in_ip += v_in.ip_bytes;

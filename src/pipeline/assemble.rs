@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::{Analysis, AnalysisConfig};
+use crate::flow::classify::LocalHow;
 use crate::flow::Finished;
 use crate::identify::verdict::{self, Features, WINDOW_S};
 use crate::identify::{self, AppName, Findings};
@@ -180,7 +181,8 @@ pub fn analysis_and_report(
     let local = local_section(&fin);
     let sizes = sizes::sizes(&fin);
     let traffic = traffic::traffic(&fin);
-    let (peers, tracker_ip, tracker) = peers::peers(&fin);
+    let announced = findings.tracker_endpoints();
+    let (peers, tracker_ip, tracker) = peers::peers(&fin, &announced);
     let pb = playback::playback(&fin, &cfg.playback, tracker_ip);
     let bin_s = fin.timeline.bin_ns() as f64 / 1e9;
     let series = traffic::series(&fin, &|t| pb.buffer_at(t, bin_s));
@@ -239,23 +241,33 @@ fn local_section(fin: &Finished) -> Local {
             udp_peers: *n,
         })
         .collect();
-    let how = match (fin.local, fin.local_given()) {
-        (Some(_), true) => "given (--local)".to_string(),
-        (Some(ip), false) => {
-            let mine = fin
-                .candidates
-                .iter()
-                .find(|(c, _)| *c == ip)
-                .map_or(0, |(_, n)| *n);
-            match fin.candidates.iter().find(|(c, _)| *c != ip) {
-                Some((next, n)) => format!(
-                    "inferred: exchanges UDP with the most distinct remote addresses ({mine}); runner-up {next} with {n}"
-                ),
-                None => format!(
-                    "inferred: exchanges UDP with the most distinct remote addresses ({mine}); no other candidate"
-                ),
-            }
+    let partners = |ip: IpAddr| {
+        let mine = fin
+            .candidates
+            .iter()
+            .find(|(c, _)| *c == ip)
+            .map_or(0, |(_, n)| *n);
+        match fin.candidates.iter().find(|(c, _)| *c != ip) {
+            Some((next, n)) => format!("({mine}); runner-up {next} with {n}"),
+            None => format!("({mine}); no other candidate"),
         }
+    };
+    let how = match (fin.local, fin.local_how) {
+        (Some(_), LocalHow::Given) => "given (--local)".to_string(),
+        (Some(ip), LocalHow::CookedOutgoing { packets }) => format!(
+            "link layer: the sender of the {packets} packets the Linux cooked capture marks outgoing; distinct remote addresses {}",
+            partners(ip)
+        ),
+        (Some(ip), LocalHow::EthernetMac { mac, frames, unicast }) => format!(
+            "link layer: the only address behind MAC {}, which is on {frames} of the {unicast} unicast Ethernet frames; distinct remote addresses {}",
+            mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+            partners(ip)
+        ),
+        (Some(ip), LocalHow::Pinned) => format!("decided by the first pass; distinct remote addresses {}", partners(ip)),
+        (Some(ip), _) => format!(
+            "inferred: exchanges UDP with the most distinct remote addresses {}",
+            partners(ip)
+        ),
         (None, _) => "unknown: no traffic between two distinct unicast hosts (a host talking to itself is not a swarm)".to_string(),
     };
     Local {
