@@ -266,19 +266,15 @@ pub const MIN_NET_RECEIVED: i64 = 10_000;
 /// Fewest unicast Ethernet frames for the MAC evidence to count.
 const MIN_MAC_FRAMES: u64 = 10;
 
-/// Most addresses and MACs the link evidence follows.
-const MAX_LINK_KEYS: usize = 4_096;
 /// Most source addresses remembered behind one MAC.
 const MAX_IPS_PER_MAC: usize = 8;
 /// Share of unicast frames a MAC must appear on to be the capturing host's.
 const MAC_ON_EVERY_FRAME: f64 = 0.98;
 
-/// A frame's source MAC, destination MAC and source address.
-type FrameKey = ([u8; 6], [u8; 6], IpAddr);
-
 /// What one MAC was seen doing.
 #[derive(Debug, Clone, Default)]
 struct MacStats {
+    mac: [u8; 6],
     /// Unicast frames with this MAC as source or destination.
     frames: u64,
     /// Of those, frames it received.
@@ -289,94 +285,95 @@ struct MacStats {
     more_ips: bool,
 }
 
+/// Most MACs followed: a capture on a host sees its own, its gateway's and a few neighbours';
+/// a mirror port with more is not one host's vantage point.
+const MAX_MACS: usize = 64;
+/// Most addresses followed as senders of outgoing packets.
+const MAX_SENDERS: usize = 64;
+
 /// Evidence from the link layer about which host captured (SPEC §2 "Local host"): Linux
 /// cooked captures mark the packets the host sent (`outgoing`); on Ethernet the capturing
-/// host's MAC is on every unicast frame. Bounded: 4,096 addresses and MACs.
+/// host's MAC is on every unicast frame. Bounded: a few dozen MACs and senders, kept in small
+/// vectors (a handful in any real capture, so a linear search beats hashing).
 #[derive(Debug, Clone, Default)]
 pub struct LinkEvidence {
-    outgoing: FxHashMap<IpAddr, u64>,
-    macs: FxHashMap<[u8; 6], MacStats>,
+    outgoing: Vec<(IpAddr, u64)>,
+    macs: Vec<MacStats>,
     unicast: u64,
-    /// The last frame's (source MAC, destination MAC, source IP) and how many frames in a row
-    /// had them, not yet added (most frames repeat the previous one's).
-    run: Option<(FrameKey, u64)>,
-    last_out: Option<(IpAddr, u64)>,
+    /// Packets offered.
+    seen: u64,
 }
 
+/// Packets of a capture whose link-layer facts are all taken (see [`LinkEvidence::add`]).
+pub const LINK_FULL: u64 = 1 << 18;
+/// Beyond [`LINK_FULL`], one packet in this many is taken.
+pub const LINK_SAMPLE: u64 = 64;
+
 impl LinkEvidence {
-    /// Takes one packet's link-layer facts.
+    /// Takes one packet's link-layer facts: every packet of the first [`LINK_FULL`], then one
+    /// in [`LINK_SAMPLE`] (shares and the addresses behind a MAC are what count, and a long
+    /// capture would otherwise pay for them on every packet).
     #[inline]
     pub fn add(&mut self, p: &crate::decode::Packet<'_>) {
         use crate::decode::LinkDir;
+        self.seen += 1;
+        if self.seen > LINK_FULL && self.seen % LINK_SAMPLE != 0 {
+            return;
+        }
         if p.link.dir == LinkDir::Outgoing {
-            match &mut self.last_out {
-                Some((ip, n)) if *ip == p.src => *n += 1,
-                _ => {
-                    self.flush_out();
-                    self.last_out = Some((p.src, 1));
-                }
+            if let Some((_, n)) = self.outgoing.iter_mut().find(|(ip, _)| *ip == p.src) {
+                *n += 1;
+            } else if self.outgoing.len() < MAX_SENDERS {
+                self.outgoing.push((p.src, 1));
             }
         }
         if let Some((src, dst)) = p.link.macs {
             if p.link.unicast() {
-                let key = (src, dst, p.src);
-                match &mut self.run {
-                    Some((k, n)) if *k == key => *n += 1,
-                    _ => {
-                        self.flush_run();
-                        self.run = Some((key, 1));
+                self.unicast += 1;
+                if let Some(m) = self.mac(src) {
+                    m.frames += 1;
+                    if !m.more_ips {
+                        if let Some((_, c)) = m.ips.iter_mut().find(|(a, _)| *a == p.src) {
+                            *c += 1;
+                        } else if m.ips.len() < MAX_IPS_PER_MAC {
+                            m.ips.push((p.src, 1));
+                        } else {
+                            m.more_ips = true;
+                        }
                     }
                 }
-            }
-        }
-    }
-
-    fn flush_out(&mut self) {
-        if let Some((ip, n)) = self.last_out.take() {
-            if self.outgoing.len() < MAX_LINK_KEYS || self.outgoing.contains_key(&ip) {
-                *self.outgoing.entry(ip).or_insert(0) += n;
-            }
-        }
-    }
-
-    fn flush_run(&mut self) {
-        let Some(((src, dst, ip), n)) = self.run.take() else {
-            return;
-        };
-        self.unicast += n;
-        for (mac, sent) in [(src, true), (dst, false)] {
-            if self.macs.len() >= MAX_LINK_KEYS && !self.macs.contains_key(&mac) {
-                continue;
-            }
-            let m = self.macs.entry(mac).or_default();
-            m.frames += n;
-            if !sent {
-                m.received += n;
-            }
-            if sent {
-                if let Some((_, c)) = m.ips.iter_mut().find(|(a, _)| *a == ip) {
-                    *c += n;
-                } else if m.ips.len() < MAX_IPS_PER_MAC {
-                    m.ips.push((ip, n));
-                } else {
-                    m.more_ips = true;
+                if let Some(m) = self.mac(dst) {
+                    m.frames += 1;
+                    m.received += 1;
                 }
             }
+        }
+    }
+
+    fn mac(&mut self, mac: [u8; 6]) -> Option<&mut MacStats> {
+        match self.macs.iter().position(|m| m.mac == mac) {
+            Some(i) => self.macs.get_mut(i),
+            None if self.macs.len() < MAX_MACS => {
+                self.macs.push(MacStats {
+                    mac,
+                    ..MacStats::default()
+                });
+                self.macs.last_mut()
+            }
+            None => None,
         }
     }
 
     /// The vantage point the link layer points to, among `candidates` (ranked by partners).
     pub fn vantage(&self, candidates: &[(IpAddr, u64)]) -> Option<(IpAddr, LocalHow)> {
-        let mut e = self.clone();
-        e.flush_out();
-        e.flush_run();
+        let e = self;
         let rank = |ip: &IpAddr| candidates.iter().position(|(c, _)| c == ip);
         // Cooked captures: the sender of outgoing packets (of several, the best-ranked).
         let senders: Vec<(IpAddr, u64)> = e
             .outgoing
             .iter()
-            .filter(|(ip, _)| is_unicast_host(**ip))
-            .map(|(ip, n)| (*ip, *n))
+            .filter(|(ip, _)| is_unicast_host(*ip))
+            .copied()
             .collect();
         if let Some(&(ip, n)) = senders
             .iter()
@@ -390,27 +387,23 @@ impl LinkEvidence {
         if e.unicast < MIN_MAC_FRAMES {
             return None;
         }
-        let mut on_every: Vec<(&[u8; 6], &MacStats)> = e
+        let single: Vec<&MacStats> = e
             .macs
             .iter()
-            .filter(|(_, m)| m.frames as f64 >= MAC_ON_EVERY_FRAME * e.unicast as f64)
-            .collect();
-        on_every.sort_by_key(|(mac, m)| (m.more_ips, m.ips.len(), **mac));
-        let single: Vec<_> = on_every
-            .iter()
+            .filter(|m| m.frames as f64 >= MAC_ON_EVERY_FRAME * e.unicast as f64)
             // It must have sent and received: one frame's sender is not yet a vantage point.
-            .filter(|(_, m)| !m.more_ips && m.ips.len() == 1 && m.received > 0)
+            .filter(|m| !m.more_ips && m.ips.len() == 1 && m.received > 0)
             .collect();
         // Two hosts talking only to each other both qualify: the MAC does not decide.
         if single.len() != 1 {
             return None;
         }
-        let (mac, m) = single[0];
+        let m = single[0];
         let (ip, _) = m.ips.first()?;
         (rank(ip).is_some() && is_unicast_host(*ip)).then_some((
             *ip,
             LocalHow::EthernetMac {
-                mac: **mac,
+                mac: m.mac,
                 frames: m.frames,
                 unicast: e.unicast,
             },

@@ -28,14 +28,13 @@ use rustc_hash::FxHashMap;
 use super::rules::{self, Match, PacketView, Proto, Rule};
 use super::{AppName, Evidence};
 use crate::decode::{Packet, Transport};
+use crate::flow::is_infra_port;
 
 /// Payload-carrying packets of a flow whose payload the matchers read.
 pub const INSPECT: u16 = 24;
 /// Most flows tracked (about 190 bytes each: some 12 MB at the cap).
 pub const MAX_FLOWS: usize = 65_536;
-/// UDP/TCP ports of infrastructure services (SPEC §2): DNS 53, DHCP 67/68, NTP 123,
-/// mDNS 5353, SSDP 1900.
-const INFRA_PORTS: [u16; 6] = [53, 67, 68, 123, 5353, 1900];
+
 
 /// A canonical flow key: the smaller (address, port) first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -296,7 +295,7 @@ impl Identifier {
         if p.src.is_loopback() || p.dst.is_loopback() {
             return;
         }
-        if INFRA_PORTS.contains(&p.sport) || INFRA_PORTS.contains(&p.dport) {
+        if is_infra_port(p.sport) || is_infra_port(p.dport) {
             return;
         }
         let (key, dir) = FlowKey::of(proto, (p.src, p.sport), (p.dst, p.dport));
