@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# One lab run: an emulated network of real P2P streaming software in Linux network namespaces.
+#
+#   run-one.sh --out DIR [--id N] [--kbps 532] [--down KBIT] [--seconds 60] [--peers 3]
+#              [--transport utp|tcp] [--src-up KBIT] [--peer-up KBIT] [--viewer-up KBIT]
+#              [--viewer-start S]
+#
+# Topology (every node its own namespace, one bridge in a switch namespace, a veth per node,
+# addresses in 203.0.113.0/24 (RFC 5737 TEST-NET-3), no default route, so nothing can leave):
+#   tracker 203.0.113.2  opentracker, whitelist mode (-w) holding the channel's info-hash
+#   source  203.0.113.10 libtorrent, reveals piece i at its live-edge time (node.py)
+#   p1..pN  203.0.113.11.. libtorrent peers, sequential
+#   viewer  203.0.113.20 libtorrent, serves the pieces in order on 127.0.0.1:8902 over HTTP to
+#                        mpv --vo=null --ao=null (small cache; its log gives the true stalls)
+# Shaping: tc tbf, a node's uplink on its own veth, its downlink on its bridge port. This
+# kernel has no netem: no emulated delay or loss (only the queueing a tbf adds).
+# Capture: tcpdump -i any, full snaplen, in every node's namespace (viewer.pcap holds the
+# player's loopback flow too). Truth: DIR/truth.json (see truth.py).
+# Cleanup on exit, error and Ctrl-C: the processes this script started (by pid), then its
+# namespaces. Every wait is bounded.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+PY=/usr/bin/python3 # Debian's python3-libtorrent lives in the system interpreter
+
+out="" id=0 kbps=532 down="" seconds=60 npeers=3 transport=utp src_up="" peer_up="" viewer_up=""
+viewer_start=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --id) id="$2"; shift 2 ;;
+    --kbps) kbps="$2"; shift 2 ;;
+    --down) down="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --peers) npeers="$2"; shift 2 ;;
+    --transport) transport="$2"; shift 2 ;;
+    --src-up) src_up="$2"; shift 2 ;;
+    --peer-up) peer_up="$2"; shift 2 ;;
+    --viewer-up) viewer_up="$2"; shift 2 ;;
+    --viewer-start) viewer_start="$2"; shift 2 ;;
+    *) echo "run-one: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$out" ] || { echo "run-one: --out DIR is required" >&2; exit 2; }
+case "$transport" in utp|tcp) ;; *) echo "run-one: --transport utp|tcp" >&2; exit 2 ;; esac
+[ "$npeers" -ge 1 ] && [ "$npeers" -le 3 ] || { echo "run-one: --peers 1..3" >&2; exit 2; }
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+pfx="psl${id}"
+sw="${pfx}-sw"
+
+pids=()
+namespaces=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { echo "[lab $id $(date -u +%H:%M:%S)] $*" >&2; }
+
+# --- the channel -----------------------------------------------------------------------------
+media_seconds=$((seconds + 15))
+cache="$here/.cache"
+mkdir -p "$cache"
+media="$cache/channel-${kbps}k-${media_seconds}s.ts"
+if [ ! -s "$media" ]; then
+  (cd "$cache" && flock "$cache/.lock" "$PY" "$here/media.py" make "$media" --kbps "$kbps" \
+    --seconds "$media_seconds" >/dev/null)
+fi
+mkdir -p "$out/nodes"
+cp "$media" "$out/nodes/channel.ts"
+"$PY" "$here/media.py" probe "$out/nodes/channel.ts" >"$out/media.json"
+tracker_ip=203.0.113.2
+infohash="$("$PY" "$here/media.py" torrent "$out/nodes/channel.ts" "$out/channel.torrent" \
+  --tracker "http://$tracker_ip:6969/announce")"
+echo "$infohash" >"$out/nodes/whitelist"
+
+# --- the network -----------------------------------------------------------------------------
+nodes=(tracker source)
+declare -A ipof=([tracker]=$tracker_ip [source]=203.0.113.10 [viewer]=203.0.113.20)
+for i in $(seq 1 "$npeers"); do nodes+=("p$i"); ipof[p$i]="203.0.113.$((10 + i))"; done
+nodes+=(viewer)
+declare -A upof=([source]="$src_up" [viewer]="$viewer_up")
+declare -A downof=([viewer]="$down")
+for i in $(seq 1 "$npeers"); do upof[p$i]="$peer_up"; done
+
+ip netns add "$sw"; namespaces+=("$sw")
+ip -n "$sw" link set lo up
+ip netns exec "$sw" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "$sw" link add br0 type bridge
+ip -n "$sw" link set br0 up
+k=0
+for n in "${nodes[@]}"; do
+  ns="${pfx}-$n"
+  ip netns add "$ns"; namespaces+=("$ns")
+  ip -n "$ns" link set lo up
+  # IPv4 only: no IPv6 autoconfiguration chatter in the captures.
+  ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$ns" link add eth0 type veth peer name "port$k" netns "$sw"
+  ip -n "$ns" addr add "${ipof[$n]}/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$sw" link set "port$k" master br0
+  ip -n "$sw" link set "port$k" up
+  # tbf: rate in kbit (1000 bit/s); burst just above one full frame so the rate holds over
+  # short windows; the queue (latency) bounds the standing delay the shaper can add.
+  if [ -n "${upof[$n]:-}" ]; then
+    ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "${upof[$n]}kbit" burst 4kb latency 400ms
+  fi
+  if [ -n "${downof[$n]:-}" ]; then
+    ip netns exec "$sw" tc qdisc add dev "port$k" root tbf rate "${downof[$n]}kbit" burst 4kb latency 400ms
+  fi
+  k=$((k + 1))
+done
+# Small socket buffers in the viewer's namespace, so the player's pull over loopback is paced
+# by playback and not absorbed by the kernel.
+ip netns exec "${pfx}-viewer" sysctl -q -w net.ipv4.tcp_rmem="4096 16384 65536" \
+  net.ipv4.tcp_wmem="4096 16384 65536"
+
+# --- capture ---------------------------------------------------------------------------------
+for n in "${nodes[@]}"; do
+  ip netns exec "${pfx}-$n" tcpdump -i any -s 0 -U -Z root -w "$out/$n.pcap" \
+    2>"$out/nodes/tcpdump-$n.log" &
+  pids+=($!)
+done
+# tcpdump needs a moment to open its socket; wait until every one says it is listening.
+for _ in $(seq 1 50); do
+  ready=0
+  for n in "${nodes[@]}"; do grep -q "listening on" "$out/nodes/tcpdump-$n.log" && ready=$((ready + 1)); done
+  [ "$ready" -eq "${#nodes[@]}" ] && break
+  sleep 0.1
+done
+
+# --- software --------------------------------------------------------------------------------
+# opentracker chroots into -d and drops to -u before it reads the whitelist (a relative path).
+(cd "$out/nodes" && exec ip netns exec "${pfx}-tracker" opentracker -i "$tracker_ip" -p 6969 -P 6969 \
+  -w whitelist -u nobody -d "$out/nodes" >"$out/nodes/tracker.log" 2>&1) &
+pids+=($!)
+t0=$(date +%s.%N | cut -c1-14)
+t0=$("$PY" -c "print(f'{$t0 + 2.0:.3f}')")
+log "t0=$t0 kbps=$kbps down=${down:-none} transport=$transport peers=$npeers seconds=$seconds"
+for n in "${nodes[@]}"; do
+  [ "$n" = tracker ] && continue
+  role=peer start=0.3
+  [ "$n" = source ] && role=source start=0
+  [ "$n" = viewer ] && role=viewer start="$viewer_start"
+  mkdir -p "$out/nodes/$n"
+  args=(--role "$role" --name "$n" --ip "${ipof[$n]}" --torrent "$out/channel.torrent"
+    --save "$out/nodes/$n" --t0 "$t0" --start "$start" --duration "$seconds"
+    --transport "$transport" --stats "$out/nodes/$n.json")
+  [ "$role" = source ] && args+=(--content "$out/nodes/channel.ts" --rate "$((kbps * 1000))")
+  ip netns exec "${pfx}-$n" "$PY" "$here/node.py" "${args[@]}" 2>"$out/nodes/$n.log" &
+  pids+=($!)
+  eval "node_pid_$n=$!"
+done
+
+# The player: started once the viewer has joined; mpv's log times are relative to its own
+# start, so the wall-clock time just before it starts is recorded to align them.
+player_at=$("$PY" -c "print($t0 + $viewer_start + 0.5)")
+while "$PY" -c "import sys,time; sys.exit(0 if time.time() < $player_at else 1)"; do sleep 0.1; done
+mpv_start=$(date +%s.%N)
+ip netns exec "${pfx}-viewer" timeout -s TERM "$((seconds + 5))" mpv --no-config --vo=null --ao=null \
+  --cache=yes --demuxer-max-bytes=512KiB --demuxer-readahead-secs=2 --cache-secs=2 \
+  --network-timeout=60 --log-file="$out/nodes/mpv.log" --really-quiet \
+  "http://127.0.0.1:8902/channel.ts" >/dev/null 2>&1 &
+mpv_pid=$!
+pids+=("$mpv_pid")
+echo "$mpv_start" >"$out/nodes/mpv.start"
+
+# The run ends at t0 + seconds: the nodes stop by themselves; the player is stopped then.
+end_at=$("$PY" -c "print($t0 + $seconds)")
+while "$PY" -c "import sys,time; sys.exit(0 if time.time() < $end_at else 1)"; do sleep 0.2; done
+kill -TERM "$mpv_pid" 2>/dev/null || true
+date +%s.%N >"$out/nodes/mpv.end"
+for n in "${nodes[@]}"; do
+  [ "$n" = tracker ] && continue
+  p="node_pid_$n"
+  for _ in $(seq 1 50); do kill -0 "${!p}" 2>/dev/null || break; sleep 0.1; done
+done
+for _ in $(seq 1 30); do kill -0 "$mpv_pid" 2>/dev/null || break; sleep 0.1; done
+# Link counters and shaper statistics before the namespaces go.
+for n in "${nodes[@]}"; do
+  ip -n "${pfx}-$n" -s -j link show eth0 >"$out/nodes/link-$n.json"
+done
+ip netns exec "$sw" tc -s -j qdisc show >"$out/nodes/tc-switch.json"
+sleep 0.5
+for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+for _ in $(seq 1 30); do
+  alive=0
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+  [ "$alive" -eq 0 ] && break
+  sleep 0.1
+done
+
+nodes_csv=$(IFS=,; echo "${nodes[*]}")
+"$PY" "$here/truth.py" "$out" --kbps "$kbps" --transport "$transport" --nodes "$nodes_csv" \
+  --down "${down}" --src-up "${src_up}" --peer-up "${peer_up}" --viewer-up "${viewer_up}" \
+  --t0 "$t0" --seconds "$seconds"
+rm -f "$out/nodes/channel.ts"
+for n in "${nodes[@]}"; do rm -rf "$out/nodes/$n"; done
+log "done: $out/truth.json"

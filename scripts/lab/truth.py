@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""Ground truth of one lab run, from the software's own counters and logs: DIR/truth.json.
+
+Sources (all written by run-one.sh into DIR/nodes/):
+- NODE.json (node.py): libtorrent's per-connection payload counters, transports, piece times;
+- mpv.log + mpv.start: mpv's log times are seconds since mpv started; mpv.start is the wall
+  clock just before it was started, so log time + mpv.start = wall clock (error: the few ms
+  mpv needs to open its log). "playback restart complete" = playback start; "Enter buffering"
+  / "End buffering" = a stall; a stall still open when the player is stopped ends then;
+- link-NODE.json (ip -s -j link): bytes on each node's veth; tc-switch.json (tc -s -j qdisc);
+- media.json (ffprobe): the channel's nominal rate.
+Continuity truth = 1 - stalled time / playing time, playing time = playback start .. player
+stopped. Times are wall clock (Unix seconds); the checker aligns them to the capture.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+
+LOG_LINE = re.compile(r"^\[\s*([0-9.]+)\]\[(\w)\]\[(\w[\w/]*)\] (.*)$")
+
+
+def cmd_version(argv, pattern=None):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (r.stdout + r.stderr).strip().splitlines()
+    if not text:
+        return None
+    line = text[0]
+    if pattern:
+        for t in text:
+            if re.search(pattern, t):
+                return t.strip()
+    return line.strip()
+
+
+def dpkg_version(pkg):
+    try:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                           text=True, timeout=10)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def versions():
+    import libtorrent as lt
+
+    return {
+        "libtorrent": lt.__version__,
+        "python3-libtorrent": dpkg_version("python3-libtorrent"),
+        "opentracker": dpkg_version("opentracker"),
+        "mpv": cmd_version(["mpv", "--no-config", "--version"]),
+        "ffmpeg": cmd_version(["ffmpeg", "-version"]),
+        "tcpdump": cmd_version(["tcpdump", "--version"]),
+        "iproute2": cmd_version(["ip", "-V"]),
+        "kernel": os.uname().release,
+    }
+
+
+def player_truth(nodes_dir):
+    with open(os.path.join(nodes_dir, "mpv.start")) as f:
+        base = float(f.read().strip())
+    with open(os.path.join(nodes_dir, "mpv.end")) as f:
+        stopped = float(f.read().strip())
+    start = None
+    stalls = []
+    open_stall = None
+    path = os.path.join(nodes_dir, "mpv.log")
+    lines = []
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    for line in lines:
+        m = LOG_LINE.match(line)
+        if not m:
+            continue
+        t = base + float(m.group(1))
+        msg = m.group(4)
+        if start is None and msg.startswith("playback restart complete"):
+            start = t
+        elif msg.startswith("Enter buffering") and start is not None and open_stall is None:
+            open_stall = t
+        elif msg.startswith("End buffering") and open_stall is not None:
+            stalls.append({"start": open_stall, "duration_s": round(t - open_stall, 3)})
+            open_stall = None
+    if open_stall is not None:
+        stalls.append({"start": open_stall, "duration_s": round(stopped - open_stall, 3),
+                       "open_at_stop": True})
+    playing = (stopped - start) if start is not None else 0.0
+    stalled = sum(s["duration_s"] for s in stalls)
+    return {
+        "software": "mpv --vo=null --ao=null",
+        "started": base,
+        "playback_start": start,
+        "stopped": stopped,
+        "playing_s": round(playing, 3),
+        "stalled_s": round(stalled, 3),
+        "stalls": stalls,
+        "continuity": round(1 - stalled / playing, 4) if playing > 0 else None,
+    }
+
+
+def link_bytes(nodes_dir, name):
+    try:
+        with open(os.path.join(nodes_dir, f"link-{name}.json")) as f:
+            link = json.load(f)[0]
+        s = link["stats64"]
+        return {"rx_bytes": s["rx"]["bytes"], "rx_packets": s["rx"]["packets"],
+                "tx_bytes": s["tx"]["bytes"], "tx_packets": s["tx"]["packets"]}
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--kbps", type=int, required=True)
+    ap.add_argument("--transport", required=True)
+    ap.add_argument("--nodes", required=True)
+    ap.add_argument("--down", default="")
+    ap.add_argument("--src-up", default="")
+    ap.add_argument("--peer-up", default="")
+    ap.add_argument("--viewer-up", default="")
+    ap.add_argument("--t0", type=float, required=True)
+    ap.add_argument("--seconds", type=float, required=True)
+    a = ap.parse_args()
+    nodes_dir = os.path.join(a.dir, "nodes")
+    names = a.nodes.split(",")
+
+    def rate(v):
+        return int(v) if v else None
+
+    ips = {"tracker": "203.0.113.2", "source": "203.0.113.10", "viewer": "203.0.113.20"}
+    for i in range(1, 4):
+        ips[f"p{i}"] = f"203.0.113.{10 + i}"
+    stats = {}
+    for n in names:
+        p = os.path.join(nodes_dir, f"{n}.json")
+        if os.path.exists(p):
+            with open(p) as f:
+                stats[n] = json.load(f)
+    with open(os.path.join(a.dir, "media.json")) as f:
+        media = json.load(f)
+
+    topology = []
+    for n in names:
+        role = {"tracker": "tracker", "source": "source", "viewer": "viewer"}.get(n, "peer")
+        up = {"source": a.src_up, "viewer": a.viewer_up}.get(n, a.peer_up if role == "peer" else "")
+        down = a.down if n == "viewer" else ""
+        topology.append({"name": n, "role": role, "ip": ips[n], "capture": f"{n}.pcap",
+                         "up_kbit": rate(up), "down_kbit": rate(down),
+                         "link": link_bytes(nodes_dir, n)})
+
+    # What each node sent the viewer: the viewer's counters per remote address (download),
+    # and each sender's own counters towards the viewer's address (upload), summed over
+    # connections.
+    viewer = stats.get("viewer", {})
+    by_ip = {}
+    for c in viewer.get("connections", []):
+        e = by_ip.setdefault(c["ip"], {"ip": c["ip"], "viewer_download": 0, "transports": set()})
+        e["viewer_download"] += c["download"]
+        e["transports"].add(c["transport"])
+    for n, s in stats.items():
+        if n == "viewer":
+            continue
+        sent = sum(c["upload"] for c in s.get("connections", []) if c["ip"] == ips["viewer"])
+        e = by_ip.setdefault(ips[n], {"ip": ips[n], "viewer_download": 0, "transports": set()})
+        e["sender_upload"] = sent
+        e["name"] = n
+    total = sum(e["viewer_download"] for e in by_ip.values())
+    suppliers = []
+    for e in sorted(by_ip.values(), key=lambda e: -e["viewer_download"]):
+        e["transports"] = sorted(e["transports"])
+        e["share"] = round(e["viewer_download"] / total, 4) if total else 0.0
+        e["supplier"] = e["share"] >= 0.01  # SPEC: a supplier sent >= 1 % of the video bytes
+        suppliers.append(e)
+
+    nodes = {}
+    for n, s in stats.items():
+        nodes[n] = {k: s.get(k) for k in ("joined", "left", "total_payload_download",
+                                           "total_payload_upload", "total_download",
+                                           "total_upload", "pieces_have", "feed_first_byte",
+                                           "feed_last_byte", "feed_bytes", "feed_pieces")}
+        nodes[n]["piece_times"] = s.get("piece_times", {})
+
+    truth = {
+        "schema": "peerscope-lab/truth-v1",
+        "run": {"t0": a.t0, "seconds": a.seconds, "transport": a.transport, "overlay": "swarm"},
+        "versions": versions(),
+        "topology": topology,
+        "tracker": {"ip": ips["tracker"], "port": 6969, "software": "opentracker -w"},
+        "viewer": {"ip": ips["viewer"], "player_port": 8902, "down_kbit": rate(a.down),
+                   "joined": viewer.get("joined")},
+        "media": {"container": "mpegts", "muxrate_kbps": a.kbps,
+                  "nominal_kbps": round(media["bit_rate_bps"] / 1000, 1), "ffprobe": media,
+                  "piece_bytes": 16384},
+        "suppliers": suppliers,
+        "player": player_truth(nodes_dir),
+        "nodes": nodes,
+    }
+    with open(os.path.join(a.dir, "truth.json"), "w") as f:
+        json.dump(truth, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()
