@@ -189,6 +189,15 @@ def main():
     next_piece = 0
     last_poll = 0.0
 
+    # add_piece on a torrent that is still checking its (absent) files is dropped: wait until
+    # it is ready (bounded), and re-add any revealed piece the torrent does not hold 1 s later.
+    ready_by = time.time() + 10
+    while content is not None and time.time() < ready_by and not STOP.is_set():
+        if h.status().state not in (lt.torrent_status.checking_files,
+                                    lt.torrent_status.checking_resume_data):
+            break
+        time.sleep(0.05)
+    readded = 0
     while not STOP.is_set() and time.time() < end:
         now = time.time()
         if content is not None:
@@ -197,6 +206,11 @@ def main():
                 h.add_piece(next_piece, data, 0)
                 piece_times[next_piece] = time.time()
                 next_piece += 1
+            for i in range(max(0, next_piece - 8), next_piece):
+                if now - piece_times[i] > 1.0 and not h.have_piece(i) and readded < 1000:
+                    h.add_piece(i, content[i * plen : (i + 1) * plen], 0)
+                    readded += 1
+                    log(f"{args.name}: piece {i} re-added")
         for a in ses.pop_alerts():
             if isinstance(a, lt.piece_finished_alert):
                 piece_times.setdefault(a.piece_index, time.time())
@@ -231,6 +245,7 @@ def main():
             "piece_times": {str(k): v for k, v in sorted(piece_times.items())},
             "connections": list(peers.values()),
             "libtorrent": lt.__version__,
+            "pieces_readded": readded if content is not None else None,
         }
     )
     STOP.set()

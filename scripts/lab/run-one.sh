@@ -143,18 +143,20 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
+date +%s.%N >"$out/nodes/capture.start"
 # --- software --------------------------------------------------------------------------------
 # opentracker chroots into -d and drops to -u before it reads the whitelist (a relative path).
 (cd "$out/nodes" && exec ip netns exec "${pfx}-tracker" opentracker -i "$tracker_ip" -p 6969 -P 6969 \
   -w whitelist -u nobody -d "$out/nodes" >"$out/nodes/tracker.log" 2>&1) &
-pids+=($!)
+tracker_pid=$!
+pids+=("$tracker_pid")
 t0=$(date +%s.%N | cut -c1-14)
-t0=$("$PY" -c "print(f'{$t0 + 2.0:.3f}')")
+t0=$("$PY" -c "print(f'{$t0 + 2.5:.3f}')")
 log "t0=$t0 kbps=$kbps down=${down:-none} transport=$transport peers=$npeers seconds=$seconds"
 for n in "${nodes[@]}"; do
   [ "$n" = tracker ] && continue
   role=peer start=0.3
-  [ "$n" = source ] && role=source start=0
+  [ "$n" = source ] && role=source start=-1.5
   [ "$n" = viewer ] && role=viewer start="$viewer_start"
   mkdir -p "$out/nodes/$n"
   args=(--role "$role" --name "$n" --ip "${ipof[$n]}" --torrent "$out/channel.torrent"
@@ -196,6 +198,8 @@ for n in "${nodes[@]}"; do
 done
 ip netns exec "$sw" tc -s -j qdisc show >"$out/nodes/tc-switch.json"
 sleep 0.5
+date +%s.%N >"$out/nodes/capture.end"
+kill -TERM "$tracker_pid" 2>/dev/null || true
 for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 for _ in $(seq 1 30); do
   alive=0

@@ -168,12 +168,18 @@ def main():
     for n, s in stats.items():
         if n == "viewer":
             continue
-        sent = sum(c["upload"] for c in s.get("connections", []) if c["ip"] == ips["viewer"])
+        towards = [c for c in s.get("connections", []) if c["ip"] == ips["viewer"]]
+        if not towards and ips[n] not in by_ip:
+            continue  # never connected to the viewer
         e = by_ip.setdefault(ips[n], {"ip": ips[n], "viewer_download": 0, "transports": set()})
-        e["sender_upload"] = sent
+        e["sender_upload"] = sum(c["upload"] for c in towards)
+        e["transports"].update(c["transport"] for c in towards)
         e["name"] = n
     total = sum(e["viewer_download"] for e in by_ip.values())
     suppliers = []
+    # libtorrent dials its own address when the tracker returns it; it drops the connection
+    # once it sees its own peer id. Kept apart: it is never a supplier.
+    self_conn = by_ip.pop(ips["viewer"], None)
     for e in sorted(by_ip.values(), key=lambda e: -e["viewer_download"]):
         e["transports"] = sorted(e["transports"])
         e["share"] = round(e["viewer_download"] / total, 4) if total else 0.0
@@ -188,7 +194,15 @@ def main():
                                            "feed_last_byte", "feed_bytes", "feed_pieces")}
         nodes[n]["piece_times"] = s.get("piece_times", {})
 
+    capture = {}
+    for k in ("start", "end"):
+        try:
+            with open(os.path.join(nodes_dir, f"capture.{k}")) as f:
+                capture[k] = float(f.read().strip())
+        except (OSError, ValueError):
+            capture[k] = None
     truth = {
+        "capture": capture,
         "schema": "peerscope-lab/truth-v1",
         "run": {"t0": a.t0, "seconds": a.seconds, "transport": a.transport, "overlay": "swarm"},
         "versions": versions(),
@@ -200,6 +214,7 @@ def main():
                   "nominal_kbps": round(media["bit_rate_bps"] / 1000, 1), "ffprobe": media,
                   "piece_bytes": 16384},
         "suppliers": suppliers,
+        "self_connections": bool(self_conn),
         "player": player_truth(nodes_dir),
         "nodes": nodes,
     }
