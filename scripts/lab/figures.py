@@ -106,7 +106,7 @@ class Svg:
         x = self.px(v)
         self.parts.append(f'<line stroke="{color}" stroke-dasharray="5,3" x1="{x:.1f}" '
                           f'y1="{self.y0}" x2="{x:.1f}" y2="{self.y1}"/>')
-        self.parts.append(self.text(x + 5, self.y1 + 10, label, NOTE, fill=color))
+        self.parts.append(self.text(x + 5, self.y0 - 12, label, NOTE, fill=color))
 
     def bars(self, groups, colors, labels):
         """groups: [(name, [v...])] drawn as grouped bars over categorical x."""
@@ -229,9 +229,10 @@ def compare(run, peerscope, out):
 
 
 def link_rates(truth, node):
-    """IP-byte rates (kb/s) from the veth's counters over the capture (Ethernet header 14 B)."""
-    cap = truth.get("capture") or {}
-    dur = (cap.get("end") or 0) - (cap.get("start") or 0)
+    """IP-byte rates (kb/s) from the veth's counters (less the 14-byte Ethernet header of each
+    frame) over the node's capture span (first to last record, as peerscope divides)."""
+    span = node.get("pcap") or {}
+    dur = (span.get("last") or 0) - (span.get("first") or 0)
     link = node.get("link")
     if not link or dur <= 0:
         return None, None

@@ -17,15 +17,16 @@ import sys
 
 def make(args):
     mux = int(args.kbps)
-    audio = 48 if mux < 400 else 64
-    # Video + audio must fit under the mux rate with the TS/PES overhead (about 5-10 %);
-    # ffmpeg warns "dts < pcr, TS is invalid" when it does not.
-    video = int(mux * 0.82) - audio
+    # Video + audio must fit under the mux rate with the TS/PES overhead, which grows at low
+    # rates (every PES ends in a part-filled 188-byte packet); ffmpeg says "dts < pcr, TS is
+    # invalid" when they do not, and the file is then bigger than the mux rate says.
+    audio = 24 if mux < 400 else 32
+    video = int(mux * (0.72 if mux < 400 else 0.80)) - audio
     tmp = args.out + ".tmp.ts"
     cmd = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+        "ffmpeg", "-hide_banner", "-loglevel", "warning", "-y",
         "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050",
         "-t", str(args.seconds),
         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
         "-b:v", f"{video}k", "-minrate", f"{video}k", "-maxrate", f"{video}k",
@@ -33,7 +34,10 @@ def make(args):
         "-c:a", "aac", "-b:a", f"{audio}k",
         "-f", "mpegts", "-muxrate", f"{mux}k", tmp,
     ]
-    subprocess.run(cmd, check=True)
+    r = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    if "TS is invalid" in r.stderr:
+        os.remove(tmp)
+        sys.exit(f"media: {mux} kb/s cannot hold {video}k video + {audio}k audio: {r.stderr[:300]}")
     os.replace(tmp, args.out)
     print(json.dumps(probe(args.out)))
 

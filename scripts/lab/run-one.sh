@@ -3,7 +3,10 @@
 #
 #   run-one.sh --out DIR [--id N] [--kbps 532] [--down KBIT] [--seconds 60] [--peers 3]
 #              [--transport utp|tcp] [--src-up KBIT] [--peer-up KBIT] [--viewer-up KBIT]
-#              [--viewer-start S]
+#              [--viewer-start S] [--overlay swarm|srt-tree]
+#
+# --overlay srt-tree runs run-srt.sh instead (an SRT relay tree, push) with --out/--id/--kbps/
+# --seconds.
 #
 # Topology (every node its own namespace, one bridge in a switch namespace, a veth per node,
 # addresses in 203.0.113.0/24 (RFC 5737 TEST-NET-3), no default route, so nothing can leave):
@@ -21,10 +24,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-PY=/usr/bin/python3 # Debian's python3-libtorrent lives in the system interpreter
+# shellcheck source=scripts/lab/lib.sh
+. "$here/lib.sh"
 
 out="" id=0 kbps=532 down="" seconds=60 npeers=3 transport=utp src_up="" peer_up="" viewer_up=""
-viewer_start=2
+viewer_start=2 overlay=swarm
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -38,38 +42,26 @@ while [ $# -gt 0 ]; do
     --peer-up) peer_up="$2"; shift 2 ;;
     --viewer-up) viewer_up="$2"; shift 2 ;;
     --viewer-start) viewer_start="$2"; shift 2 ;;
+    --overlay) overlay="$2"; shift 2 ;;
     *) echo "run-one: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [ -n "$out" ] || { echo "run-one: --out DIR is required" >&2; exit 2; }
+case "$overlay" in
+  swarm) ;;
+  srt-tree) exec bash "$here/run-srt.sh" --out "$out" --id "$id" --kbps "$kbps" --seconds "$seconds" ;;
+  *) echo "run-one: --overlay swarm|srt-tree" >&2; exit 2 ;;
+esac
 case "$transport" in utp|tcp) ;; *) echo "run-one: --transport utp|tcp" >&2; exit 2 ;; esac
 [ "$npeers" -ge 1 ] && [ "$npeers" -le 3 ] || { echo "run-one: --peers 1..3" >&2; exit 2; }
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 pfx="psl${id}"
-sw="${pfx}-sw"
 
 pids=()
 namespaces=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 30); do
-    local alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" -eq 0 ] && break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { echo "[lab $id $(date -u +%H:%M:%S)] $*" >&2; }
+lab_traps
+log() { lab_log "$@"; }
 
 # --- the channel -----------------------------------------------------------------------------
 media_seconds=$((seconds + 15))
@@ -97,53 +89,15 @@ declare -A upof=([source]="$src_up" [viewer]="$viewer_up")
 declare -A downof=([viewer]="$down")
 for i in $(seq 1 "$npeers"); do upof[p$i]="$peer_up"; done
 
-ip netns add "$sw"; namespaces+=("$sw")
-ip -n "$sw" link set lo up
-ip netns exec "$sw" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$sw" link add br0 type bridge
-ip -n "$sw" link set br0 up
-k=0
-for n in "${nodes[@]}"; do
-  ns="${pfx}-$n"
-  ip netns add "$ns"; namespaces+=("$ns")
-  ip -n "$ns" link set lo up
-  # IPv4 only: no IPv6 autoconfiguration chatter in the captures.
-  ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$ns" link add eth0 type veth peer name "port$k" netns "$sw"
-  ip -n "$ns" addr add "${ipof[$n]}/24" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip -n "$sw" link set "port$k" master br0
-  ip -n "$sw" link set "port$k" up
-  # tbf: rate in kbit (1000 bit/s); burst just above one full frame so the rate holds over
-  # short windows; the queue (latency) bounds the standing delay the shaper can add.
-  if [ -n "${upof[$n]:-}" ]; then
-    ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "${upof[$n]}kbit" burst 4kb latency 400ms
-  fi
-  if [ -n "${downof[$n]:-}" ]; then
-    ip netns exec "$sw" tc qdisc add dev "port$k" root tbf rate "${downof[$n]}kbit" burst 4kb latency 400ms
-  fi
-  k=$((k + 1))
-done
+lab_switch
+for n in "${nodes[@]}"; do lab_node "$n" "${ipof[$n]}" "${upof[$n]:-}" "${downof[$n]:-}"; done
 # Small socket buffers in the viewer's namespace, so the player's pull over loopback is paced
 # by playback and not absorbed by the kernel.
 ip netns exec "${pfx}-viewer" sysctl -q -w net.ipv4.tcp_rmem="4096 16384 65536" \
   net.ipv4.tcp_wmem="4096 16384 65536"
 
 # --- capture ---------------------------------------------------------------------------------
-for n in "${nodes[@]}"; do
-  ip netns exec "${pfx}-$n" tcpdump -i any -s 0 -U -Z root -w "$out/$n.pcap" \
-    2>"$out/nodes/tcpdump-$n.log" &
-  pids+=($!)
-done
-# tcpdump needs a moment to open its socket; wait until every one says it is listening.
-for _ in $(seq 1 50); do
-  ready=0
-  for n in "${nodes[@]}"; do grep -q "listening on" "$out/nodes/tcpdump-$n.log" && ready=$((ready + 1)); done
-  [ "$ready" -eq "${#nodes[@]}" ] && break
-  sleep 0.1
-done
-
-date +%s.%N >"$out/nodes/capture.start"
+lab_capture "${nodes[@]}"
 # --- software --------------------------------------------------------------------------------
 # opentracker chroots into -d and drops to -u before it reads the whitelist (a relative path).
 (cd "$out/nodes" && exec ip netns exec "${pfx}-tracker" opentracker -i "$tracker_ip" -p 6969 -P 6969 \
@@ -170,8 +124,7 @@ done
 
 # The player: started once the viewer has joined; mpv's log times are relative to its own
 # start, so the wall-clock time just before it starts is recorded to align them.
-player_at=$("$PY" -c "print($t0 + $viewer_start + 0.5)")
-while "$PY" -c "import sys,time; sys.exit(0 if time.time() < $player_at else 1)"; do sleep 0.1; done
+lab_sleep_until "$("$PY" -c "print($t0 + $viewer_start + 0.5)")"
 mpv_start=$(date +%s.%N)
 ip netns exec "${pfx}-viewer" timeout -s TERM "$((seconds + 5))" mpv --no-config --vo=null --ao=null \
   --cache=yes --demuxer-max-bytes=512KiB --demuxer-readahead-secs=2 --cache-secs=2 \
@@ -182,8 +135,7 @@ pids+=("$mpv_pid")
 echo "$mpv_start" >"$out/nodes/mpv.start"
 
 # The run ends at t0 + seconds: the nodes stop by themselves; the player is stopped then.
-end_at=$("$PY" -c "print($t0 + $seconds)")
-while "$PY" -c "import sys,time; sys.exit(0 if time.time() < $end_at else 1)"; do sleep 0.2; done
+lab_sleep_until "$("$PY" -c "print($t0 + $seconds)")"
 kill -TERM "$mpv_pid" 2>/dev/null || true
 date +%s.%N >"$out/nodes/mpv.end"
 for n in "${nodes[@]}"; do
@@ -193,20 +145,10 @@ for n in "${nodes[@]}"; do
 done
 for _ in $(seq 1 30); do kill -0 "$mpv_pid" 2>/dev/null || break; sleep 0.1; done
 # Link counters and shaper statistics before the namespaces go.
-for n in "${nodes[@]}"; do
-  ip -n "${pfx}-$n" -s -j link show eth0 >"$out/nodes/link-$n.json"
-done
-ip netns exec "$sw" tc -s -j qdisc show >"$out/nodes/tc-switch.json"
+lab_links "${nodes[@]}"
 sleep 0.5
-date +%s.%N >"$out/nodes/capture.end"
 kill -TERM "$tracker_pid" 2>/dev/null || true
-for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-for _ in $(seq 1 30); do
-  alive=0
-  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-  [ "$alive" -eq 0 ] && break
-  sleep 0.1
-done
+lab_stop_all
 
 nodes_csv=$(IFS=,; echo "${nodes[*]}")
 "$PY" "$here/truth.py" "$out" --kbps "$kbps" --transport "$transport" --nodes "$nodes_csv" \

@@ -7,6 +7,9 @@
 #   scripts/lab/run.sh fig34                per-node download/upload, source uplink 2.6 Mb/s vs 415 kb/s
 #   scripts/lab/run.sh delay                playback delay behind the source, through compare
 #   scripts/lab/run.sh all                  --quick, fig2, fig34 and delay (the full lab)
+#   scripts/lab/run.sh captures             the small captures under tests/data/lab/ (271 kb/s; 30 s
+#                                           viewer captures: uTP starved, uTP, TCP-only; 15 s of an
+#                                           SRT relay tree at every node), each with its truth.json
 #   scripts/lab/run.sh one [run-one.sh options]   a single run (e.g. --transport tcp --down 300)
 #
 # Options before the experiment: --out DIR (default lab-runs/), --peerscope PATH (default
@@ -30,7 +33,7 @@ exp="${1:-}"
 [ $# -gt 0 ] && shift
 case "$exp" in
   --quick|quick) exp=quick ;;
-  fig2|fig34|delay|all|one) ;;
+  fig2|fig34|delay|all|one|captures) ;;
   *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac
 
@@ -138,12 +141,38 @@ delay() {
     "$out/fig34-campus" "$out/fig34-home"
 }
 
+captures() {
+  # Small real captures for the other issues' tests (each <= 3 MB with its truth.json).
+  parallel 120 "--out $out/cap-utp-starved --kbps 271 --down 200 --seconds 30" \
+    "--out $out/cap-utp --kbps 271 --seconds 30" \
+    "--out $out/cap-tcp --kbps 271 --down 400 --seconds 30 --transport tcp" \
+    "--out $out/cap-srt-tree --kbps 271 --seconds 15 --overlay srt-tree"
+  local dest="$repo/tests/data/lab"
+  mkdir -p "$dest/srt-tree"
+  for n in source relay leaf1 leaf2; do cp "$out/cap-srt-tree/$n.pcap" "$dest/srt-tree/$n.pcap"; done
+  cp "$out/cap-srt-tree/truth.json" "$dest/srt-tree/truth.json"
+  for name in utp-starved utp tcp; do
+    local src="$out/cap-$name" size
+    size=$(stat -c %s "$src/viewer.pcap")
+    if [ "$size" -gt 3000000 ]; then
+      echo "lab: $src/viewer.pcap is $size bytes (> 3 MB), not copied" >&2
+      return 1
+    fi
+    mkdir -p "$dest/$name"
+    cp "$src/viewer.pcap" "$dest/$name/viewer.pcap"
+    cp "$src/truth.json" "$dest/$name/truth.json"
+  done
+  /usr/bin/python3 "$here/check.py" --peerscope "$peerscope" "$out/cap-utp-starved" "$out/cap-utp" \
+    "$out/cap-tcp"
+}
+
 start=$SECONDS
 rc=0
 case "$exp" in
   quick) quick || rc=$? ;;
   fig2) fig2 || rc=$? ;;
   fig34) fig34 || rc=$? ;;
+  captures) captures || rc=$? ;;
   delay) delay || rc=$? ;;
   one)
     bash "$here/run-one.sh" --id 1 "$@" & pids+=($!); wait $! || rc=$? ;;

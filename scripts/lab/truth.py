@@ -105,6 +105,41 @@ def player_truth(nodes_dir):
     }
 
 
+def pcap_span(path):
+    """First and last record time and record count of a classic pcap file (as tcpdump -w
+    writes it), read from the record headers only; None when it cannot be read."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+            if len(head) < 24:
+                return None
+            magic = head[:4]
+            if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+                end = "<"
+            elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+                end = ">"
+            else:
+                return None
+            scale = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+            first = last = None
+            n = 0
+            while True:
+                rec = f.read(16)
+                if len(rec) < 16:
+                    break
+                sec, frac, incl, _ = struct.unpack(end + "IIII", rec)
+                t = sec + frac * scale
+                first = t if first is None else first
+                last = t
+                n += 1
+                f.seek(incl, 1)
+    except OSError:
+        return None
+    return {"first": first, "last": last, "records": n}
+
+
 def link_bytes(nodes_dir, name):
     try:
         with open(os.path.join(nodes_dir, f"link-{name}.json")) as f:
@@ -154,7 +189,8 @@ def main():
         down = a.down if n == "viewer" else ""
         topology.append({"name": n, "role": role, "ip": ips[n], "capture": f"{n}.pcap",
                          "up_kbit": rate(up), "down_kbit": rate(down),
-                         "link": link_bytes(nodes_dir, n)})
+                         "link": link_bytes(nodes_dir, n),
+                         "pcap": pcap_span(os.path.join(a.dir, f"{n}.pcap"))})
 
     # What each node sent the viewer: the viewer's counters per remote address (download),
     # and each sender's own counters towards the viewer's address (upload), summed over
