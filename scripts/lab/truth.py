@@ -62,9 +62,30 @@ def versions():
     }
 
 
+FEED_REQUEST = re.compile(r"^\[([0-9.]+)\] feed: request ")
+CONNECTED = "tcp: Successfully connected to 127.0.0.1 port"
+
+
 def player_truth(nodes_dir):
+    """mpv's start, stalls and continuity in wall-clock time.
+
+    mpv's log times count from its own start. They are anchored on the player's connection to
+    the feed: the viewer logs the wall-clock time the request arrived, mpv logs (its time) when
+    it connected, a millisecond before. Without both lines the wall time just before mpv was
+    started (mpv.start) is the anchor, which is early by mpv's start-up (about 0.2 s here)."""
     with open(os.path.join(nodes_dir, "mpv.start")) as f:
         base = float(f.read().strip())
+    anchor = "mpv.start (wall clock before mpv was started)"
+    request = None
+    try:
+        with open(os.path.join(nodes_dir, "viewer.log"), errors="replace") as f:
+            for line in f:
+                m = FEED_REQUEST.match(line)
+                if m:
+                    request = float(m.group(1))
+                    break
+    except OSError:
+        pass
     with open(os.path.join(nodes_dir, "mpv.end")) as f:
         stopped = float(f.read().strip())
     start = None
@@ -75,6 +96,13 @@ def player_truth(nodes_dir):
     if os.path.exists(path):
         with open(path, errors="replace") as f:
             lines = f.read().splitlines()
+    if request is not None:
+        for line in lines:
+            m = LOG_LINE.match(line)
+            if m and m.group(4).startswith(CONNECTED):
+                base = request - float(m.group(1))
+                anchor = "the feed's request (viewer's wall clock) = mpv's connect (mpv's log time)"
+                break
     for line in lines:
         m = LOG_LINE.match(line)
         if not m:
@@ -95,6 +123,7 @@ def player_truth(nodes_dir):
     stalled = sum(s["duration_s"] for s in stalls)
     return {
         "software": "mpv --vo=null --ao=null",
+        "clock_anchor": anchor,
         "started": base,
         "playback_start": start,
         "stopped": stopped,
