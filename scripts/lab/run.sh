@@ -175,7 +175,18 @@ case "$exp" in
   captures) captures || rc=$? ;;
   delay) delay || rc=$? ;;
   one)
-    bash "$here/run-one.sh" --id 1 "$@" & pids+=($!); wait $! || rc=$? ;;
+    # run-one.sh options; the run goes to $out/one-TIME unless --out is among them.
+    case " $* " in
+      *" --out "*) ;;
+      *) set -- --out "$out/one-$(date -u +%Y%m%dT%H%M%S)" "$@" ;;
+    esac
+    bash "$here/run-one.sh" --id 1 "$@" & pids+=($!); wait $! || rc=$?
+    run_dir=""
+    prev=""
+    for a in "$@"; do [ "$prev" = --out ] && run_dir="$a"; prev="$a"; done
+    if [ "$rc" -eq 0 ] && grep -q '"overlay": "swarm"' "$run_dir/truth.json" 2>/dev/null; then
+      /usr/bin/python3 "$here/check.py" --peerscope "$peerscope" "$run_dir" || rc=$?
+    fi ;;
   all)
     quick || rc=$?
     fig2 || rc=$?
