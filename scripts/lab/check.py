@@ -22,6 +22,9 @@ nominal rate (ffprobe) — and checks, each printed PASS or FAIL with both numbe
   stream rate         without --stream-rate: within 5 % of the nominal rate
   continuity          without --stream-rate: within +-0.05 of mpv's 1 - stalled/playing
   continuity (rate)   with --stream-rate: within +-0.05 of the same truth
+  live capture        when the run also ran `peerscope capture` live in the viewer's namespace
+                      (DIR/live/report.json): the same vantage point and suppliers as the file
+                      analysis, and its packet count within 1 % of tcpdump's
 
 A failed check whose name (with the run's transport, e.g. "suppliers/tcp") is in KNOWN_GAPS is
 printed "KNOWN GAP (#N)": peerscope has an open issue for it. Only other failures make the exit
@@ -193,6 +196,18 @@ def check_run(run_dir, peerscope, work=None):
     cr = (rated.get("continuity") or {}).get("index")
     t.add("continuity (rate)", cr is not None and cont is not None and abs(cr - cont) <= 0.05,
           cr, cont, "±0.05 (--stream-rate nominal)")
+    live_path = os.path.join(run_dir, "live", "report.json")
+    if os.path.exists(live_path):
+        with open(live_path) as f:
+            live = json.load(f)
+        tcpdump = next((n.get("pcap") or {} for n in truth["topology"] if n["name"] == "viewer"),
+                       {}).get("records")
+        lp = live["capture"]["packets"]
+        live_sup = sorted(p["ip"] for p in live["peers"]["list"] if p.get("share_in", 0) >= 0.01)
+        same = live["local"]["ip"] == plain["local"]["ip"] and live_sup == meas_sup
+        ok = same and tcpdump is not None and abs(lp - tcpdump) <= 0.01 * tcpdump
+        t.add("live capture", ok, f"{lp} pkts, {fmt(live_sup)}", f"{tcpdump} pkts, {fmt(meas_sup)}",
+              "±1 % of tcpdump; = file analysis")
     return t, plain, rated, truth
 
 

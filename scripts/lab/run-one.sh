@@ -3,8 +3,10 @@
 #
 #   run-one.sh --out DIR [--id N] [--kbps 532] [--down KBIT] [--seconds 60] [--peers 3]
 #              [--transport utp|tcp] [--src-up KBIT] [--peer-up KBIT] [--viewer-up KBIT]
-#              [--viewer-start S] [--overlay swarm|srt-tree]
+#              [--viewer-start S] [--overlay swarm|srt-tree] [--live-peerscope PATH]
 #
+# --live-peerscope PATH: also run `PATH capture -i any` live in the viewer's namespace (the
+# second capture path; its report lands in DIR/live/, stopped with the captures).
 # --overlay srt-tree runs run-srt.sh instead (an SRT relay tree, push) with --out/--id/--kbps/
 # --seconds.
 #
@@ -28,7 +30,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
 
 out="" id=0 kbps=532 down="" seconds=60 npeers=3 transport=utp src_up="" peer_up="" viewer_up=""
-viewer_start=2 overlay=swarm
+viewer_start=2 overlay=swarm live=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
     --viewer-up) viewer_up="$2"; shift 2 ;;
     --viewer-start) viewer_start="$2"; shift 2 ;;
     --overlay) overlay="$2"; shift 2 ;;
+    --live-peerscope) live="$2"; shift 2 ;;
     *) echo "run-one: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +101,10 @@ ip netns exec "${pfx}-viewer" sysctl -q -w net.ipv4.tcp_rmem="4096 16384 65536" 
 
 # --- capture ---------------------------------------------------------------------------------
 lab_capture "${nodes[@]}"
+if [ -n "$live" ]; then
+  ip netns exec "${pfx}-viewer" "$live" capture -i any -q -o "$out/live" >"$out/nodes/live.log" 2>&1 &
+  pids+=($!)
+fi
 # --- software --------------------------------------------------------------------------------
 # opentracker chroots into -d and drops to -u before it reads the whitelist (a relative path).
 (cd "$out/nodes" && exec ip netns exec "${pfx}-tracker" opentracker -i "$tracker_ip" -p 6969 -P 6969 \

@@ -107,8 +107,8 @@ parallel() {
 
 quick() {
   echo "lab: quick: two 60 s runs of a 532 kb/s channel over uTP (viewer at 400 kbit, unshaped)" >&2
-  parallel 150 "--out $out/quick-400k --kbps 532 --down 400 --seconds 60" \
-    "--out $out/quick-free --kbps 532 --seconds 60"
+  parallel 150 "--out $out/quick-400k --kbps 532 --down 400 --seconds 60 --live-peerscope $peerscope" \
+    "--out $out/quick-free --kbps 532 --seconds 60 --live-peerscope $peerscope"
   /usr/bin/python3 "$here/check.py" --peerscope "$peerscope" --json "$out/quick-checks.json" \
     "$out/quick-400k" "$out/quick-free"
 }
