@@ -2,7 +2,8 @@
 # The peerscope lab: real P2P streaming software on emulated links, checked against its own
 # truth. Needs root (network namespaces) and `bash scripts/setup.sh --lab`.
 #
-#   scripts/lab/run.sh --quick              two viewer runs (starved, unstarved) + the checker (<= 4 min)
+#   scripts/lab/run.sh --quick              two viewer runs (starved, unstarved) + the checker + a
+#                                           two-point Fig. 2 SVG (<= 4 min; about 70 s)
 #   scripts/lab/run.sh fig2                 continuity vs the viewer's downlink (table + SVG)
 #   scripts/lab/run.sh fig34                per-node download/upload, source uplink 2.6 Mb/s vs 415 kb/s
 #   scripts/lab/run.sh delay                playback delay behind the source, through compare
@@ -109,8 +110,14 @@ quick() {
   echo "lab: quick: two 60 s runs of a 532 kb/s channel over uTP (viewer at 400 kbit, unshaped)" >&2
   parallel 150 "--out $out/quick-400k --kbps 532 --down 400 --seconds 60 --live-peerscope $peerscope" \
     "--out $out/quick-free --kbps 532 --seconds 60 --live-peerscope $peerscope"
+  local rc=0
   /usr/bin/python3 "$here/check.py" --peerscope "$peerscope" --json "$out/quick-checks.json" \
-    "$out/quick-400k" "$out/quick-free"
+    "$out/quick-400k" "$out/quick-free" || rc=$?
+  # The Fig. 2 figure from these two points (the fig2 experiment sweeps five rates).
+  /usr/bin/python3 "$here/figures.py" fig2 --no-checks --peerscope "$peerscope" \
+    --out "$out/quick-fig2" "$out/quick-400k" "$out/quick-free" >/dev/null || rc=1
+  echo "lab: Fig. 2 (two points): $out/quick-fig2/fig2.svg" >&2
+  return "$rc"
 }
 
 fig2() {
