@@ -127,6 +127,9 @@ class Feed(threading.Thread):
                         conn.sendall(head)
                     conn.sendall(data)
                     self.record["feed_bytes"] = self.record.get("feed_bytes", 0) + len(data)
+                    # (wall time, bytes handed over so far): the player side of the buffer.
+                    self.record.setdefault("feed_series", []).append(
+                        [round(time.time(), 3), self.record["feed_bytes"]])
                     self.record["feed_pieces"] = i + 1
                     i += 1
         except OSError as e:
@@ -188,6 +191,7 @@ def main():
     n = ti.num_pieces()
     next_piece = 0
     last_poll = 0.0
+    payload_series = []
 
     # add_piece on a torrent that is still checking its (absent) files is dropped: wait until
     # it is ready (bounded), and re-add any revealed piece the torrent does not hold 1 s later.
@@ -220,6 +224,9 @@ def main():
                 log(f"{args.name}: {a.message()}")
         if now - last_poll >= 0.5:
             last_poll = now
+            if args.role == "viewer":
+                # (wall time, payload bytes received so far): the network side of the buffer.
+                payload_series.append([round(now, 3), h.status().total_payload_download])
             for p in h.get_peer_info():
                 key = (p.ip[0], p.ip[1], bool(p.flags & UTP_SOCKET))
                 c = peers.setdefault(
@@ -244,6 +251,7 @@ def main():
             "pieces_have": sum(1 for i in range(n) if h.have_piece(i)),
             "piece_times": {str(k): v for k, v in sorted(piece_times.items())},
             "connections": list(peers.values()),
+            "payload_series": payload_series,
             "libtorrent": lt.__version__,
             "pieces_readded": readded if content is not None else None,
         }

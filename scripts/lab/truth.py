@@ -10,7 +10,9 @@ Sources (all written by run-one.sh into DIR/nodes/):
 - link-NODE.json (ip -s -j link): bytes on each node's veth; tc-switch.json (tc -s -j qdisc);
 - media.json (ffprobe): the channel's nominal rate.
 Continuity truth = 1 - stalled time / playing time, playing time = playback start .. player
-stopped. Times are wall clock (Unix seconds); the checker aligns them to the capture.
+stopped. Buffer truth (SPEC's definition, from the viewer's own counters): libtorrent's payload
+received minus the bytes the feed handed to the player, sampled every 0.1 s over playing time,
+median (also in seconds of the nominal rate). Times are wall clock (Unix seconds); the checker aligns them to the capture.
 """
 
 import argparse
@@ -169,6 +171,35 @@ def pcap_span(path):
     return {"first": first, "last": last, "records": n}
 
 
+def step_at(series, t):
+    """The value of a step series [[time, value], ...] (sorted by time) at time t."""
+    v = 0
+    for ts, x in series:
+        if ts > t:
+            break
+        v = x
+    return v
+
+
+def buffer_truth(viewer, player, nominal_kbps):
+    net = viewer.get("payload_series") or []
+    fed = viewer.get("feed_series") or []
+    start, stop = player.get("playback_start"), player.get("stopped")
+    if not net or start is None or stop is None or stop <= start:
+        return None
+    samples = []
+    t = start
+    while t <= stop and len(samples) < 100000:
+        samples.append(step_at(net, t) - step_at(fed, t))
+        t += 0.1
+    samples.sort()
+    med = samples[len(samples) // 2]
+    return {"median_bytes": med, "median_s": round(med * 8 / (nominal_kbps * 1000), 3),
+            "min_bytes": samples[0], "max_bytes": samples[-1],
+            "how": "libtorrent payload received (polled 0.5 s) minus bytes handed to the player, "
+                   "0.1 s samples over playing time, median"}
+
+
 def link_bytes(nodes_dir, name):
     try:
         with open(os.path.join(nodes_dir, f"link-{name}.json")) as f:
@@ -266,6 +297,7 @@ def main():
                 capture[k] = float(f.read().strip())
         except (OSError, ValueError):
             capture[k] = None
+    player = player_truth(nodes_dir)
     truth = {
         "capture": capture,
         "schema": "peerscope-lab/truth-v1",
@@ -280,7 +312,8 @@ def main():
                   "piece_bytes": 16384},
         "suppliers": suppliers,
         "self_connections": bool(self_conn),
-        "player": player_truth(nodes_dir),
+        "player": player,
+        "buffer": buffer_truth(viewer, player, media["bit_rate_bps"] / 1000),
         "nodes": nodes,
     }
     with open(os.path.join(a.dir, "truth.json"), "w") as f:
