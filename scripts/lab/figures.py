@@ -174,16 +174,22 @@ def fig2(a):
             "plain_rate": plain["stream"]["rate_kbps"],
             "rated": rated["continuity"]["index"],
             "rated_stalls": len(rated["continuity"]["stalls"]),
+            "buffer_truth_bytes": (truth.get("buffer") or {}).get("median_bytes"),
+            "buffer_bytes": plain["buffer"].get("bytes"),
         })
     rows.sort(key=lambda r: r["down_kbit"] or 1e9)
     lines = [
-        "| viewer downlink (kbit) | mpv truth | stalled s (count) | peerscope | its stream rate est. (kb/s) | peerscope --stream-rate | stalls (count) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| viewer downlink (kbit) | mpv truth | stalled s (count) | peerscope | its stream rate est. (kb/s) | peerscope --stream-rate | stalls (count) | buffer KB: truth / peerscope |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def kb(v):
+        return "-" if v is None else f"{v / 1000:.0f}"
     for r in rows:
         lines.append(f"| {r['down_kbit'] or 'unshaped'} | {r['truth']:.3f} | {r['truth_stalled_s']:.1f} "
                      f"({r['truth_stalls']}) | {r['plain']:.3f} | {r['plain_rate']:.0f} | "
-                     f"{r['rated']:.3f} | {r['rated_stalls']} |")
+                     f"{r['rated']:.3f} | {r['rated_stalls']} | "
+                     f"{kb(r['buffer_truth_bytes'])} / {kb(r['buffer_bytes'])} |")
     os.makedirs(a.out, exist_ok=True)
     md = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "fig2.md"), "w") as f:

@@ -59,7 +59,7 @@ case "$transport" in utp|tcp) ;; *) echo "run-one: --transport utp|tcp" >&2; exi
 [ "$npeers" -ge 1 ] && [ "$npeers" -le 3 ] || { echo "run-one: --peers 1..3" >&2; exit 2; }
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-pfx="psl${id}"
+pfx="psl${id}-$$" # unique per run: lab runs started side by side never share a namespace
 
 pids=()
 namespaces=()

@@ -32,7 +32,7 @@ done
 [ -n "$out" ] || { echo "run-srt: --out DIR is required" >&2; exit 2; }
 mkdir -p "$out/nodes"
 out="$(cd "$out" && pwd)"
-pfx="psl${id}"
+pfx="psl${id}-$$" # unique per run: lab runs started side by side never share a namespace
 pids=()
 namespaces=()
 lab_traps

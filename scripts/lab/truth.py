@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 LOG_LINE = re.compile(r"^\[\s*([0-9.]+)\]\[(\w)\]\[(\w[\w/]*)\] (.*)$")
 
@@ -61,6 +62,7 @@ def versions():
         "tcpdump": cmd_version(["tcpdump", "--version"]),
         "iproute2": cmd_version(["ip", "-V"]),
         "kernel": os.uname().release,
+        "python3": sys.version.split()[0],
     }
 
 
