@@ -97,10 +97,8 @@ lab_stop_all
 
 LAB_HERE="$here" "$PY" - "$out" "$kbps" "$seconds" "$t0" "${relay_up}" <<'EOF'
 import json, os, sys
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "."))
 out, kbps, seconds, t0, relay_up = sys.argv[1:6]
-here = os.environ.get("LAB_HERE", "")
-sys.path.insert(0, here)
+sys.path.insert(0, os.environ["LAB_HERE"])  # truth.py's helpers: link counters, pcap span, versions
 import truth as tr
 
 ips = {"source": "203.0.113.10", "relay": "203.0.113.11", "leaf1": "203.0.113.21",
