@@ -1,6 +1,6 @@
 # Shared by the lab's run scripts (sourced, not run): the emulated network, captures, cleanup
 # and bounded waits. The caller sets `pfx` (namespace prefix), `out` (run directory) and keeps
-# the arrays `pids` and `namespaces`, which lab_cleanup (its EXIT trap) empties.
+# the arrays `pids`, `pgroups` and `namespaces`, which lab_cleanup (its EXIT trap) empties.
 #
 # Network: a switch namespace "$pfx-sw" holding bridge br0; per node a namespace "$pfx-NAME"
 # with eth0, the other end of its veth ("portK") on the bridge. Addresses are given by the
@@ -15,6 +15,7 @@ lab_log() { echo "[lab ${id:-0} $(date -u +%H:%M:%S)] $*" >&2; }
 lab_cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  for g in "${pgroups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for _ in $(seq 1 30); do
     local alive=0
@@ -22,9 +23,22 @@ lab_cleanup() {
     [ "$alive" -eq 0 ] && break
     sleep 0.1
   done
+  for g in "${pgroups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   exit "$rc"
+}
+
+# lab_spawn NS LOG CMD...: starts CMD in namespace NS as the leader of a process group of its
+# own (setsid runs in place: a background child of a script is no group leader), stdin from
+# /dev/null, stdout and stderr to LOG. Its pid goes into pids and pgroups, so a wrapper shell or
+# a pipeline is stopped as a whole, children included.
+lab_spawn() {
+  local ns="$1" logf="$2"
+  shift 2
+  ip netns exec "$ns" setsid "$@" </dev/null >"$logf" 2>&1 &
+  pids+=($!)
+  pgroups+=($!)
 }
 
 lab_traps() {
@@ -104,6 +118,7 @@ lab_stop_all() {
   sleep 1.5
   date +%s.%N >"$out/nodes/capture.end"
   local p
+  for p in "${pgroups[@]}"; do kill -INT -- "-$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   for _ in $(seq 1 30); do
     local alive=0

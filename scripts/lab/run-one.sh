@@ -62,6 +62,7 @@ out="$(cd "$out" && pwd)"
 pfx="psl${id}-$$" # unique per run: lab runs started side by side never share a namespace
 
 pids=()
+pgroups=()
 namespaces=()
 lab_traps
 log() { lab_log "$@"; }

@@ -34,6 +34,7 @@ mkdir -p "$out/nodes"
 out="$(cd "$out" && pwd)"
 pfx="psl${id}-$$" # unique per run: lab runs started side by side never share a namespace
 pids=()
+pgroups=()
 namespaces=()
 lab_traps
 
@@ -61,28 +62,24 @@ slt() { # srt-live-transmit with 1 s statistics (json) into nodes/stats-NAME.jso
 }
 
 lab_log "srt tree: kbps=$kbps seconds=$seconds relay_up=${relay_up:-none}"
-ip netns exec "${pfx}-source" bash -c "$(declare -f slt); out='$out'; slt source \
-  'udp://127.0.0.1:5000' 'srt://:9000?mode=listener&latency=200'" 2>"$out/nodes/source.log" &
-pids+=($!)
+# Each program (or pipeline) in a process group of its own: lab_cleanup ends it whole.
+slt_def="$(declare -f slt); out='$out'"
+lab_spawn "${pfx}-source" "$out/nodes/source.log" bash -c "$slt_def; slt source \
+  'udp://127.0.0.1:5000' 'srt://:9000?mode=listener&latency=200'"
 # The relay's copy: one reader of the source, two listeners fed through FIFOs.
 mkfifo "$out/nodes/relay-a" "$out/nodes/relay-b"
-ip netns exec "${pfx}-relay" bash -c "$(declare -f slt); out='$out'; slt relay-a file://con \
-  'srt://:9001?mode=listener&latency=200' <'$out/nodes/relay-a'" 2>"$out/nodes/relay-a.log" &
-pids+=($!)
-ip netns exec "${pfx}-relay" bash -c "$(declare -f slt); out='$out'; slt relay-b file://con \
-  'srt://:9002?mode=listener&latency=200' <'$out/nodes/relay-b'" 2>"$out/nodes/relay-b.log" &
-pids+=($!)
-ip netns exec "${pfx}-relay" bash -c "$(declare -f slt); out='$out'; slt relay-in \
+lab_spawn "${pfx}-relay" "$out/nodes/relay-a.log" bash -c "$slt_def; slt relay-a file://con \
+  'srt://:9001?mode=listener&latency=200' <'$out/nodes/relay-a'"
+lab_spawn "${pfx}-relay" "$out/nodes/relay-b.log" bash -c "$slt_def; slt relay-b file://con \
+  'srt://:9002?mode=listener&latency=200' <'$out/nodes/relay-b'"
+lab_spawn "${pfx}-relay" "$out/nodes/relay-in.log" bash -c "$slt_def; slt relay-in \
   'srt://${ipof[source]}:9000?mode=caller&latency=200' file://con | tee '$out/nodes/relay-a' \
-  >'$out/nodes/relay-b'" 2>"$out/nodes/relay-in.log" &
-pids+=($!)
+  >'$out/nodes/relay-b'"
 for leaf in leaf1 leaf2; do
   port=9001
   [ "$leaf" = leaf2 ] && port=9002
-  ip netns exec "${pfx}-$leaf" bash -c "$(declare -f slt); out='$out'; slt $leaf \
-    'srt://${ipof[relay]}:$port?mode=caller&latency=200' file://con >'$out/nodes/$leaf.ts'" \
-    2>"$out/nodes/$leaf.log" &
-  pids+=($!)
+  lab_spawn "${pfx}-$leaf" "$out/nodes/$leaf.log" bash -c "$slt_def; slt $leaf \
+    'srt://${ipof[relay]}:$port?mode=caller&latency=200' file://con >'$out/nodes/$leaf.ts'"
 done
 sleep 1.5 # the callers connect (SRT handshake, bounded by its own 3 s connect timeout)
 t0=$(date +%s.%N)
