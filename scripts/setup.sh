@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what peerscope needs on a Debian machine and is missing: libpcap-dev to build and
 # link (always), and with --test the tools the test suite drives: chromium (the HTML report
-# test) and tcpdump. With --bench also tshark. Uses apt-get when run as root; otherwise prints
+# test) and tcpdump. With --bench also tshark. With --lab the real-software lab
+# (scripts/lab/): libtorrent's Python bindings, opentracker, mpv, ffmpeg, tcpdump, iproute2 (ip,
+# tc), srt-tools and chromium (renders the lab's figures). The lab's viewer is a libtorrent node,
+# so it needs no npm packages. Uses apt-get when run as root; otherwise prints
 # the command to run. Idempotent: installs nothing that is already there.
 set -euo pipefail
 
@@ -10,7 +13,8 @@ for arg in "$@"; do
   case "$arg" in
     --test) want+=(chromium tcpdump) ;;
     --bench) want+=(tcpdump tshark bc) ;;
-    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+    --lab) want+=(python3 python3-libtorrent opentracker mpv ffmpeg tcpdump iproute2 srt-tools chromium) ;;
+    *) echo "usage: $0 [--test] [--bench] [--lab]" >&2; exit 2 ;;
   esac
 done
 
