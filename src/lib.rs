@@ -22,6 +22,7 @@ pub mod decode;
 pub mod flow;
 #[doc(hidden)]
 pub mod harness;
+pub mod media;
 pub mod metrics;
 pub mod plan;
 pub mod report;
