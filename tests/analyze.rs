@@ -103,10 +103,7 @@ fn fragments_are_counted() {
     assert_eq!(r.capture.fragments, 50);
     let (_, r6) = analyze("frag6", &[&real("zeek__ipv6-fragmented-dns.pcap")]);
     assert_eq!(r6.unwrap().capture.fragments, 4);
-    let (out, g) = analyze(
-        "fraggarbage",
-        &[&real("ndpi__ip_fragmented_garbage.pcap")],
-    );
+    let (out, g) = analyze("fraggarbage", &[&real("ndpi__ip_fragmented_garbage.pcap")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let g = g.unwrap();
     assert_eq!(g.capture.packets, 1252);
