@@ -35,6 +35,8 @@ use std::net::SocketAddr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::decode::{Frag, Packet, Transport};
+
 use self::http::{BodySink, RequestParser, ResponseHead, ResponseParser};
 use self::reassembly::{flags, Reassembler, ReassemblyStats, StreamSink};
 pub use self::sniff::Container;
@@ -71,6 +73,38 @@ pub struct FeedSegment<'a> {
     /// TCP payload length on the wire (from the IP length); more than `payload.len()` when the
     /// snaplen cut it.
     pub wire_payload_len: u32,
+}
+
+impl<'a> FeedSegment<'a> {
+    /// The segment a decoded packet is, when it is a whole (unfragmented) TCP segment to or
+    /// from `server_port` (the feeding side's port, e.g. 8902); `None` otherwise.
+    pub fn from_packet(p: &Packet<'a>, server_port: u16) -> Option<Self> {
+        let Transport::Tcp { flags, seq } = p.transport else {
+            return None;
+        };
+        if p.frag != Frag::Whole {
+            return None;
+        }
+        let src = SocketAddr::new(p.src, p.sport);
+        let dst = SocketAddr::new(p.dst, p.dport);
+        let (client, server, to_player) = if p.sport == server_port {
+            (dst, src, true)
+        } else if p.dport == server_port {
+            (src, dst, false)
+        } else {
+            return None;
+        };
+        Some(FeedSegment {
+            ts_ns: p.ts_ns,
+            client,
+            server,
+            to_player,
+            seq,
+            flags,
+            payload: p.payload,
+            wire_payload_len: p.payload_len.max(p.payload.len() as u32),
+        })
+    }
 }
 
 /// The clock a feed's container gave.
