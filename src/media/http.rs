@@ -320,7 +320,12 @@ impl ResponseParser {
                     let so_far = self.buf.iter().chain(probe).copied();
                     let is_prefix = so_far.zip(b"HTTP/".iter()).all(|(a, &b)| a == b);
                     if !is_prefix {
-                        self.stats.raw = true;
+                        if self.stats.responses > 0 {
+                            // After a response, something that is not one: framing is lost.
+                            self.stats.gave_up = true;
+                        } else {
+                            self.stats.raw = true;
+                        }
                         self.become_raw(sink);
                         // What the probe buffered is body too.
                         let held = std::mem::take(&mut self.buf);
@@ -378,7 +383,7 @@ impl ResponseParser {
                 self.state = RespState::Length(rem - missing);
             }
             RespState::UntilClose | RespState::Raw => sink.gap(ts_ns, missing),
-            RespState::Start => {
+            RespState::Start if self.stats.responses == 0 && self.buf.is_empty() => {
                 // The stream's beginning is missing: whatever follows is raw.
                 self.stats.raw = true;
                 self.become_raw(sink);
@@ -720,6 +725,21 @@ HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
         p.data(0, b"zz", &mut s);
         assert!(p.stats().gave_up);
         assert_eq!(s.body, b"abzz");
+    }
+
+    #[test]
+    fn junk_after_a_response_gives_up() {
+        let mut p = ResponseParser::new();
+        let mut s = Bodies::default();
+        p.data(
+            0,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabXYZ",
+            &mut s,
+        );
+        assert!(p.stats().gave_up);
+        assert!(!p.stats().raw);
+        assert_eq!(s.body, b"abXYZ");
+        assert_eq!(s.starts.len(), 2);
     }
 
     #[test]

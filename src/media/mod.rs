@@ -525,6 +525,11 @@ impl FeedTracker {
             return;
         };
         c.last_ns = seg.ts_ns;
+        if seg.flags & flags::RST != 0 {
+            // A reset ends both directions.
+            c.up.close();
+            c.down.close();
+        }
         if seg.to_player {
             let Conn {
                 down,

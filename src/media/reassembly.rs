@@ -117,6 +117,11 @@ impl Reassembler {
         self.fin
     }
 
+    /// Marks the direction closed (the other direction saw a RST).
+    pub fn close(&mut self) {
+        self.fin = true;
+    }
+
     /// Stream offset of the next byte to deliver (bytes delivered plus gaps).
     pub fn position(&self) -> u64 {
         self.next
