@@ -345,3 +345,31 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config(args: &[&str]) -> anyhow::Result<SimConfig> {
+        let cli = Cli::try_parse_from(args)?;
+        let Command::Simulate(s) = cli.command else {
+            anyhow::bail!("not simulate");
+        };
+        s.opts.config()
+    }
+
+    #[test]
+    fn feed_options() {
+        let base = ["peerscope", "simulate", "-o", "x.pcap", "--link", "sll2"];
+        let cfg = config(&base).unwrap();
+        assert_eq!((cfg.feed, cfg.ts_loss), (Feed::Random, 0));
+        let cfg = config(&[&base[..], &["--feed", "mpegts", "--ts-loss", "12"]].concat()).unwrap();
+        assert_eq!((cfg.feed, cfg.ts_loss), (Feed::MpegTs, 12));
+        assert!(config(&[&base[..], &["--ts-loss", "3"]].concat()).is_err());
+        let eth = ["peerscope", "simulate", "-o", "x.pcap", "--feed", "mpegts"];
+        assert!(config(&eth).is_err(), "no player on Ethernet");
+    }
+}
