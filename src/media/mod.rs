@@ -197,6 +197,8 @@ pub struct FeedSummary {
     pub reassembly: ReassemblyStats,
     /// Reassembly of the player → server direction.
     pub reassembly_to_server: ReassemblyStats,
+    /// Capture time of the first body byte handed to the player (any connection).
+    pub first_body_ns: Option<i64>,
     /// Capture time of the first PCR.
     pub first_pcr_ns: Option<i64>,
     /// Media time handed over, one point per `media_time_bin_ns` of wall time (the last value
@@ -213,6 +215,8 @@ pub struct FeedSummary {
 struct FeedClock {
     timeline: PcrTimeline,
     first_ns: Option<i64>,
+    /// Capture time of the first body byte of any connection.
+    first_body_ns: Option<i64>,
     bin_ns: i64,
     points: Vec<MediaPoint>,
 }
@@ -222,6 +226,7 @@ impl Default for FeedClock {
         FeedClock {
             timeline: PcrTimeline::default(),
             first_ns: None,
+            first_body_ns: None,
             bin_ns: MEDIA_BIN_NS,
             points: Vec::new(),
         }
@@ -323,6 +328,9 @@ impl BodySink for BodyTo<'_> {
     }
 
     fn data(&mut self, ts_ns: i64, mut bytes: &[u8]) {
+        if self.clock.first_body_ns.is_none() && !bytes.is_empty() {
+            self.clock.first_body_ns = Some(ts_ns);
+        }
         let b = &mut *self.bodies;
         if b.current.is_none() {
             let take = bytes.len().min(sniff::SNIFF_LEN - b.sniff.len());
@@ -728,6 +736,7 @@ impl FeedTracker {
             pcr_discontinuities: self.clock.timeline.discontinuities(),
             reassembly: t.down,
             reassembly_to_server: t.up,
+            first_body_ns: self.clock.first_body_ns,
             first_pcr_ns: self.clock.first_ns,
             media_time: self.clock.points,
             media_time_bin_ns: self.clock.bin_ns,

@@ -139,6 +139,9 @@ fn ffmpeg_stream_over_http_reordered_and_retransmitted() {
         .all(|w| w[0].media_s <= w[1].media_s));
     assert!(s.media_time.windows(2).all(|w| w[0].ts_ns < w[1].ts_ns));
     assert_eq!(s.media_time_bin_ns, MEDIA_BIN_NS);
+    // The head and the first body bytes share segment 3 (1 ms per segment from t0).
+    assert_eq!(s.first_body_ns, Some(1_700_000_000_000_000_000 + 3_000_000));
+    assert!(s.first_pcr_ns >= s.first_body_ns);
     let video = s.pids.iter().find(|p| p.pid == 0x100).unwrap();
     assert_eq!(video.pcrs, 216);
 }
