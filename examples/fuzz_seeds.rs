@@ -8,7 +8,9 @@
 //! writes `OUT_DIR/decode_frame/` (distinct frames of each capture, prefixed as
 //! `peerscope::harness::decode_frame` expects), `OUT_DIR/dns_answers/` (UDP payloads from port
 //! 53) and `OUT_DIR/read_capture/` (each capture whole when small, else its first 32 KiB: a
-//! prefix cut in the middle of a record is a fine seed too).
+//! prefix cut in the middle of a record is a fine seed too), and `OUT_DIR/media_feed/`
+//! (player connections carrying the start of the bundled MPEG-TS, tests/data/media: over
+//! HTTP with a length, chunked, raw with reordering and a snaplen cut).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -80,9 +82,69 @@ fn main() -> anyhow::Result<()> {
         frames += file_frames;
         dns += file_dns;
     }
+    let feeds = media_seeds(&out.join("media_feed"))?;
     println!(
-        "seeds: {frames} frames, {dns} DNS messages in {}",
+        "seeds: {frames} frames, {dns} DNS messages, {feeds} player feeds in {}",
         out.display()
     );
     Ok(())
+}
+
+/// Bytes of the bundled TS that each player-feed seed carries.
+const MEDIA_SEED_BYTES: usize = 24 * 1024;
+
+/// Player-feed seeds for `peerscope::harness::media_feed`; returns how many.
+fn media_seeds(dir: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/media/testsrc-532k.ts"
+    );
+    let ts = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    let ts = &ts[..ts.len().min(MEDIA_SEED_BYTES)];
+    const SYN: u8 = 0x02;
+    const FIN: u8 = 0x01;
+    let get = b"GET /ace/getstream?id=1 HTTP/1.1\r\nHost: 127.0.0.1:6878\r\n\r\n";
+    let mut with_length = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: {}\r\n\r\n",
+        ts.len()
+    )
+    .into_bytes();
+    with_length.extend_from_slice(ts);
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for c in ts.chunks(3000) {
+        chunked.extend(format!("{:x}\r\n", c.len()).bytes());
+        chunked.extend_from_slice(c);
+        chunked.extend(b"\r\n");
+    }
+    chunked.extend(b"0\r\n\r\n");
+    let mut written = 0;
+    for (conn, body) in [(0u8, &with_length), (1, &chunked)] {
+        let mut segs: Vec<harness::SeedSegment> = vec![
+            (conn, false, SYN, 0, &[], 0),
+            (conn, true, SYN, 0, &[], 0),
+            (conn, false, 0, 0, get, 0),
+        ];
+        segs.extend(body.chunks(1448).map(|c| (conn, true, 0, 0, c, 0)));
+        segs.push((conn, true, FIN, 0, &[], 0));
+        write_seed(dir, &harness::media_feed_input(&segs))?;
+        written += 1;
+    }
+    // Raw TCP, joined mid-stream: two segments swapped, one retransmitted, one cut.
+    let parts: Vec<&[u8]> = ts.chunks(1000).collect();
+    let mut segs: Vec<harness::SeedSegment> = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        match i {
+            3 => segs.push((2, true, 0, 1000, p, 0)),
+            4 => segs.push((2, true, 0, -2000, p, 0)),
+            7 => segs.push((2, true, 0, 0, &p[..500], 125)),
+            9 => {
+                segs.push((2, true, 0, 0, p, 0));
+                segs.push((2, true, 0, -1000, p, 0));
+            }
+            _ => segs.push((2, true, 0, 0, p, 0)),
+        }
+    }
+    write_seed(dir, &harness::media_feed_input(&segs))?;
+    Ok(written + 1)
 }

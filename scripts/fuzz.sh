@@ -20,7 +20,7 @@ secs=${1:-600}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(decode_frame read_capture dns_answers)
+  targets=(decode_frame read_capture dns_answers media_feed)
 fi
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -41,7 +41,7 @@ mkdir -p tests/fuzz-regressions
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   case $t in
-    read_capture) max_len=65536 ;;
+    read_capture | media_feed) max_len=65536 ;;
     *) max_len=4096 ;;
   esac
   echo "== $t: ${secs}s"

@@ -22,6 +22,7 @@ pub mod flow;
 #[doc(hidden)]
 pub mod harness;
 pub mod identify;
+pub mod media;
 pub mod metrics;
 pub mod pipeline;
 pub mod plan;

@@ -18,6 +18,7 @@ fn saved_fuzz_inputs_do_not_panic() {
             "decode_frame" => peerscope::harness::decode_frame,
             "read_capture" => peerscope::harness::read_capture,
             "dns_answers" => peerscope::harness::dns_answers,
+            "media_feed" => peerscope::harness::media_feed,
             _ => continue,
         };
         let data = std::fs::read(&path).unwrap();

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::units::{parse_duration_s, parse_rate_kbps, parse_size_bytes};
-use crate::sim::{self, Format, Link, SimConfig, Starvation};
+use crate::sim::{self, Feed, Format, Link, SimConfig, Starvation};
 
 /// Link layer choices on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,6 +19,15 @@ pub enum LinkArg {
     Ethernet,
     /// Linux cooked v2 (LINKTYPE 276): `tcpdump -i any`, loopback included.
     Sll2,
+}
+
+/// What the player is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedArg {
+    /// Random bytes (no container).
+    Random,
+    /// A constant-rate MPEG-TS at the stream rate: PAT/PMT, PCR, continuity counters.
+    Mpegts,
 }
 
 /// Capture format choices on the command line.
@@ -43,6 +52,8 @@ Examples:
   peerscope simulate -o starved.pcap --link sll2 --starve-at 15s --starve-for 40s \\
       --starve-fraction 0.2
       supply drops to 20 % of the stream rate for 40 s: the player stalls
+  peerscope simulate -o ts.pcap --link sll2 --feed mpegts --ts-loss 25
+      the player is fed a real MPEG-TS from which 25 packets were lost (truth: feed)
   peerscope simulate --lab --receivers 6 -o lab/ --hold 2s --net-delay 30ms
       a source and 6 receivers in a forwarding tree: lab/source.pcap, lab/r1.pcap, …,
       lab/lab.truth.json (input of `peerscope compare`)";
@@ -128,6 +139,12 @@ pub struct SimulateOptions {
     /// Fraction of the stream rate delivered during the shortfall
     #[arg(long, value_name = "F", default_value_t = 0.5)]
     pub starve_fraction: f64,
+    /// What the player is fed
+    #[arg(long, value_enum, default_value_t = FeedArg::Random)]
+    pub feed: FeedArg,
+    /// With --feed mpegts: video TS packets lost from the feed, spread evenly (truth: feed)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub ts_loss: u64,
     /// Write a lab instead: a source and receivers in a forwarding tree, one capture per node
     /// in the -o directory (source.pcap, r1.pcap, …) and lab.truth.json
     #[arg(long)]
@@ -228,6 +245,11 @@ impl SimulateOptions {
             player,
             player_burst_s: self.player_burst,
             starvation,
+            feed: match self.feed {
+                FeedArg::Random => Feed::Random,
+                FeedArg::Mpegts => Feed::MpegTs,
+            },
+            ts_loss: self.ts_loss,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -322,4 +344,32 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         truth_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config(args: &[&str]) -> anyhow::Result<SimConfig> {
+        let cli = Cli::try_parse_from(args)?;
+        let Command::Simulate(s) = cli.command else {
+            anyhow::bail!("not simulate");
+        };
+        s.opts.config()
+    }
+
+    #[test]
+    fn feed_options() {
+        let base = ["peerscope", "simulate", "-o", "x.pcap", "--link", "sll2"];
+        let cfg = config(&base).unwrap();
+        assert_eq!((cfg.feed, cfg.ts_loss), (Feed::Random, 0));
+        let cfg = config(&[&base[..], &["--feed", "mpegts", "--ts-loss", "12"]].concat()).unwrap();
+        assert_eq!((cfg.feed, cfg.ts_loss), (Feed::MpegTs, 12));
+        assert!(config(&[&base[..], &["--ts-loss", "3"]].concat()).is_err());
+        let eth = ["peerscope", "simulate", "-o", "x.pcap", "--feed", "mpegts"];
+        assert!(config(&eth).is_err(), "no player on Ethernet");
+    }
 }

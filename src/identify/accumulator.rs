@@ -35,7 +35,6 @@ pub const INSPECT: u16 = 24;
 /// Most flows tracked (about 190 bytes each: some 12 MB at the cap).
 pub const MAX_FLOWS: usize = 65_536;
 
-
 /// A canonical flow key: the smaller (address, port) first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {

@@ -20,6 +20,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 
 mod events;
+pub mod feed;
 pub mod frame;
 pub mod lab;
 pub mod pcap_writer;
@@ -29,6 +30,7 @@ mod session;
 mod tally;
 mod truth;
 
+pub use feed::{FeedTruth, TsFeed};
 pub use lab::{generate_lab, LabConfig, LabNodeTruth, LabTruth, LAB_TRUTH_SCHEMA};
 pub use pcap_writer::{Format, LinkType, PcapWriter, WriterOptions};
 pub use playout::{fluid_playout, Playout, Stall};
@@ -137,6 +139,20 @@ pub struct SimConfig {
     pub player_burst_s: f64,
     /// Optional supply shortfall.
     pub starvation: Option<Starvation>,
+    /// What the player is fed: random bytes (the default) or a real MPEG-TS.
+    pub feed: Feed,
+    /// With [`Feed::MpegTs`]: video TS packets dropped from the feed (spread evenly).
+    pub ts_loss: u64,
+}
+
+/// The bytes of the player feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Feed {
+    /// Random bytes from the seed (the default; no container).
+    #[default]
+    Random,
+    /// A constant-rate MPEG-TS at the stream rate ([`feed::TsFeed`]), with the truth's `feed`.
+    MpegTs,
 }
 
 impl Default for SimConfig {
@@ -160,6 +176,8 @@ impl Default for SimConfig {
             player: None,
             player_burst_s: 2.0,
             starvation: None,
+            feed: Feed::Random,
+            ts_loss: 0,
         }
     }
 }
@@ -252,6 +270,12 @@ impl SimConfig {
                  link sll2"
                     .into(),
             );
+        }
+        if self.ts_loss > 0 && self.feed != Feed::MpegTs {
+            return bad("TS losses need the MPEG-TS feed (--feed mpegts)".into());
+        }
+        if self.feed == Feed::MpegTs && !self.player_enabled() {
+            return bad("the MPEG-TS feed goes to the player: it needs player traffic".into());
         }
         if let Some(s) = self.starvation {
             if !(finite_nonneg(s.at_s) && finite_nonneg(s.for_s)) {

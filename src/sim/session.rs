@@ -21,6 +21,7 @@ use std::net::Ipv4Addr;
 use chrono::{DateTime, SecondsFormat};
 
 use super::events::EventQueue;
+use super::feed::TsFeed;
 use super::frame::{
     build_tcp, build_udp, tcp_flags, Ipv4Fields, LinkHeader, TcpFields, ARPHRD_ETHER,
     ARPHRD_LOOPBACK, IPPROTO_TCP, IPPROTO_UDP, PACKET_HOST, PACKET_OUTGOING,
@@ -30,8 +31,8 @@ use super::rng::Rng;
 use super::tally::{Dir, PacketInfo, Tally, TruthContext};
 use super::truth::Truth;
 use super::{
-    Link, SimConfig, SimError, CAPTURE_EPOCH_S, CLIENT_UDP_PORT, DNS_IP, PLAYER_PORT, TRACKER_IP,
-    TRACKER_NAME, TRACKER_PORT,
+    Feed, Link, SimConfig, SimError, CAPTURE_EPOCH_S, CLIENT_UDP_PORT, DNS_IP, PLAYER_PORT,
+    TRACKER_IP, TRACKER_NAME, TRACKER_PORT,
 };
 
 const MS: u64 = 1_000_000;
@@ -63,6 +64,12 @@ const HTTP_GET: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8902\r\nUser-Agent: 
 LibVLC/3.0.20\r\nAccept: */*\r\nRange: bytes=0-\r\nConnection: close\r\n\r\n";
 const HTTP_HEADER: &[u8] = b"HTTP/1.1 200 OK\r\nServer: SopCast\r\nContent-Type: \
 application/octet-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+/// Length of [`HTTP_HEADER_TS`] (for tests).
+#[cfg(test)]
+pub(crate) const HTTP_HEADER_TS_LEN: usize = HTTP_HEADER_TS.len();
+/// The response head of an MPEG-TS feed (`--feed mpegts`).
+const HTTP_HEADER_TS: &[u8] = b"HTTP/1.1 200 OK\r\nServer: SopCast\r\nContent-Type: \
+video/mp2t\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
 
 /// One simulated remote peer.
 #[derive(Debug, Clone)]
@@ -289,6 +296,8 @@ struct Session<'c, W: Write> {
     prefill_bps: f64,
     starve: Option<(u64, u64, f64)>,
     player: Option<Player>,
+    /// The MPEG-TS the player is fed (`--feed mpegts`); random block bytes otherwise.
+    feed: Option<TsFeed>,
 }
 
 /// Runs the simulation described by `cfg` (already validated) and writes it to `out`.
@@ -428,6 +437,13 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
 
     let writer = PcapWriter::new(out, cfg.format, cfg.link.link_type())?;
     let stream_bps = cfg.stream_rate_kbps * 125.0;
+    // No draw: the feed is a function of the byte offset, so the other streams are unchanged.
+    let feed = (cfg.feed == Feed::MpegTs && player.is_some()).then(|| {
+        let playing_s = (cfg.duration_s - cfg.startup_delay_s).max(0.0);
+        let expected =
+            (playing_s * stream_bps) as u64 + player.as_ref().map_or(0, |p| p.burst_bytes);
+        TsFeed::new(cfg.stream_rate_kbps, cfg.ts_loss, expected)
+    });
     let mut session = Session {
         cfg,
         res,
@@ -464,6 +480,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
             .starvation
             .map(|s| (secs_ns(s.at_s), secs_ns(s.at_s + s.for_s), s.fraction)),
         player,
+        feed,
     };
     session.start();
     let end_ns = secs_ns(cfg.duration_s);
@@ -473,9 +490,13 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         }
         session.handle(t, ev)?;
     }
-    let Session { out, .. } = session;
+    let header_len = session.http_header().len() as u64;
+    let Session { out, feed, .. } = session;
     out.writer.finish()?;
-    Ok(out.tally.finish(&ctx))
+    let handed = out.tally.player_handed();
+    let mut truth = out.tally.finish(&ctx);
+    truth.feed = feed.map(|f| f.truth(handed.saturating_sub(header_len)));
+    Ok(truth)
 }
 
 impl<W: Write> Session<'_, W> {
@@ -507,6 +528,15 @@ impl<W: Write> Session<'_, W> {
                 .max(self.first_video_ns);
             self.at(connect, Ev::PlayerConnect);
             self.at(self.playback_ns, Ev::PlayerTick);
+        }
+    }
+
+    /// The player's HTTP response head.
+    fn http_header(&self) -> &'static [u8] {
+        if self.feed.is_some() {
+            HTTP_HEADER_TS
+        } else {
+            HTTP_HEADER
         }
     }
 
@@ -971,6 +1001,7 @@ impl<W: Write> Session<'_, W> {
 
     fn player_tick(&mut self, t: u64) {
         let received = self.out.tally.video_payload_in();
+        let header_len = self.http_header().len() as u64;
         let Some(p) = self.player.as_mut() else {
             return;
         };
@@ -980,12 +1011,11 @@ impl<W: Write> Session<'_, W> {
         let mut header = p.started_ns.is_none();
         if header {
             p.started_ns = Some(t);
-            p.handed += HTTP_HEADER.len() as u64;
+            p.handed += header_len;
         }
         let started = p.started_ns.unwrap_or(t);
         let elapsed = (t - started) as f64 / SEC as f64;
-        let target =
-            HTTP_HEADER.len() as u64 + p.burst_bytes + (self.stream_bps * elapsed).floor() as u64;
+        let target = header_len + p.burst_bytes + (self.stream_bps * elapsed).floor() as u64;
         // Never hand more than has been received: the buffer cannot go negative.
         let give = target
             .saturating_sub(p.handed)
@@ -1013,7 +1043,7 @@ impl<W: Write> Session<'_, W> {
             };
             let len = match payload {
                 LoopPayload::Stream { len, header, .. } => {
-                    len + if header { HTTP_HEADER.len() as u32 } else { 0 }
+                    len + if header { header_len as u32 } else { 0 }
                 }
                 _ => 0,
             };
@@ -1061,11 +1091,15 @@ impl<W: Write> Session<'_, W> {
                 header,
             } => {
                 if header {
-                    self.payload.extend_from_slice(HTTP_HEADER);
+                    self.payload.extend_from_slice(self.http_header());
                 }
                 let len = len as usize;
-                let off = (offset as usize) % (BLOCK_LEN - len);
-                self.payload.extend_from_slice(&self.block[off..off + len]);
+                if let Some(feed) = &self.feed {
+                    feed.fill(offset, len, &mut self.payload);
+                } else {
+                    let off = (offset as usize) % (BLOCK_LEN - len);
+                    self.payload.extend_from_slice(&self.block[off..off + len]);
+                }
             }
         }
         let (sport, dport) = if seg.from_player {

@@ -479,6 +479,7 @@ impl Tally {
             continuity,
             stall_fraction,
             stalls,
+            feed: None,
         }
     }
 }

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::feed::FeedTruth;
 use super::playout::Stall;
 
 /// The schema tag of truth files.
@@ -143,6 +144,10 @@ pub struct Truth {
     pub stall_fraction: Option<f64>,
     /// Stalls of the fluid model (merged across < 0.2 s gaps, ≥ 0.1 s long).
     pub stalls: Vec<Stall>,
+    /// The MPEG-TS player feed (`--feed mpegts` only; absent otherwise, so default truth
+    /// files are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<FeedTruth>,
 }
 
 /// One peak of the UDP payload size histogram.
