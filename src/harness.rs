@@ -15,7 +15,7 @@ use std::io::Cursor;
 
 use crate::decode::{self, dns, link::linktype, Decoded};
 use crate::media::{FeedSegment, FeedSummary, FeedTracker};
-use crate::pipeline::{build_report, AnalysisConfig, Analyzer, Warning};
+use crate::pipeline::{build_report, AnalysisConfig, Analyzer};
 use crate::report;
 use crate::source::{CaptureFile, RawPacket};
 use crate::time::Timestamp;
@@ -130,20 +130,7 @@ pub fn read_capture(data: &[u8]) {
     while file.next_packet(|raw| analyzer.push(&raw)) {}
     let stats = file.stats().clone();
     let pass = analyzer.finish();
-    let warnings = pass
-        .filter_warnings
-        .into_iter()
-        .map(Warning::Filter)
-        .collect();
-    let report = build_report(
-        pass.fin,
-        &pass.findings,
-        &stats,
-        &["fuzz.pcap".into()],
-        &cfg,
-        warnings,
-        1,
-    );
+    let report = build_report(pass, &stats, &["fuzz.pcap".into()], &cfg, Vec::new(), 1);
     let _ = report::json::write(&report, std::io::sink());
 }
 

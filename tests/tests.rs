@@ -9,6 +9,7 @@ mod compare;
 mod fuzz_regressions;
 mod hostile;
 mod identify;
+mod lab;
 mod plan;
 mod report;
 mod sim;

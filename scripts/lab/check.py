@@ -41,35 +41,16 @@ import sys
 
 # check name -> issue number. The single list of disagreements that are known and tracked.
 KNOWN_GAPS = {
-    # #14: the client's self-connection (libtorrent dials its own address from the tracker's
-    # peer list; the packets go over lo) is counted as a peer.
-    "peers contacted/utp": 14,
-    # #14: uTP's piece data is classified by payload size alone, and libtorrent sends it in
-    # packets of every size (a connection held back by LEDBAT on a starved link stays at
-    # 548-byte packets; the threshold was 779): those suppliers get no video. #14 recognises uTP
-    # ST_DATA as such. Seen at 271 kb/s through a 200 kbit downlink: 2 of 4 suppliers missed.
-    "suppliers/utp": 14,
-    "shares/utp": 14,
-    # #14: BitTorrent over TCP is not classified (no video, no peers, no suppliers, no tracker,
-    # download 0 in the series).
-    "peers contacted/tcp": 14,
-    "suppliers/tcp": 14,
-    "shares/tcp": 14,
-    "tracker/tcp": 14,
-    "download/tcp": 14,
+    # Fixed by #14 (removed): the client's self-connection over lo counted
+    # as a peer; uTP piece data missed by a size threshold; BitTorrent over TCP invisible.
     # Playback start: peerscope takes the first byte handed to the player; mpv starts after
-    # probing the stream (avformat_find_stream_info read 64 KiB), which a slow feed takes
-    # seconds to deliver in order (532 kb/s channel: 4.1 s later at 400 kbit, 6.5 s at 350,
-    # 2.1 s at 800; within 0.1 s unshaped). No issue covers it yet: listed under #13 (the
-    # player-side model driven by the feed's media clock) provisionally, see docs/lab.md.
+    # probing the stream (avformat_find_stream_info read 64 KiB), which a starved feed takes
+    # seconds to deliver (3.6 s at 400 kbit for 532 kb/s). Listed under #13 (the player-side
+    # model driven by the feed's media clock) provisionally: it needs a decision, see docs/lab.md.
     "start-up/utp": 13,
     "start-up/tcp": 13,
-    # #13: without --stream-rate the rate is estimated from the feed, which a starved viewer
-    # receives below the channel's rate, so continuity stays near 1 while the player stalls.
-    "stream rate/utp": 13,
-    "stream rate/tcp": 13,
-    "continuity/utp": 13,
-    "continuity/tcp": 13,
+    # Fixed by #13 (removed): the stream rate estimated from a starved feed, and continuity
+    # near 1 while the player stalled; the feed's media clock (MPEG-TS PCR) gives both.
 }
 
 PASS, FAIL, GAP = "PASS", "FAIL", "KNOWN GAP"

@@ -198,7 +198,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread failed"))?;
 
-    let (pass, stats, mut warnings) = session.finish();
+    let (pass, stats) = session.finish();
+    let mut warnings = Vec::new();
     if let Some(e) = &end.error {
         warnings.push(Warning::CaptureEndedEarly {
             interface: interface.clone(),
@@ -213,9 +214,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         let (_, mut r) = pipeline::analyze_files(std::slice::from_ref(&path), &cfg, &NoProgress)
             .map_err(|e| InputError(format!("cannot re-analyse {path}: {e}")))?;
         r.capture.files = files.to_vec();
-        r.capture
-            .warnings
-            .extend(warnings.iter().map(ToString::to_string));
+        r.capture.warnings.extend(
+            warnings
+                .iter()
+                .map(ToString::to_string)
+                .chain(pass.filter_warnings.iter().cloned()),
+        );
         r
     } else {
         LiveSession::report(pass, &stats, &files, &cfg, warnings).1

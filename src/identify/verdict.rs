@@ -262,7 +262,13 @@ pub fn verdict(x: &Features) -> Verdict {
             down_kbps: x.video_down_kbps,
         }
     };
-    if x.suppliers <= 1 || x.top1_share >= SINGLE_SOURCE_SHARE {
+    // Several suppliers speaking a P2P protocol are a swarm even when one of them (the source
+    // of a small swarm, a well-placed peer) gives most of the video.
+    let p2p_protocol = matches!(
+        x.application,
+        AppName::Bittorrent | AppName::Sopcast | AppName::Ppstream
+    );
+    if x.suppliers <= 1 || (x.top1_share >= SINGLE_SOURCE_SHARE && !p2p_protocol) {
         reasons.push(Reason::OneSource {
             suppliers: x.suppliers,
             top1_share: x.top1_share,

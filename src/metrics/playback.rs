@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::Finished;
+use crate::media::FeedSummary;
 use crate::time::{Span, Timestamp};
 
 use super::peers::{first_video, Peers};
@@ -63,6 +64,43 @@ pub struct Stream {
     pub how: String,
     /// The player flow, when one was found: `127.0.0.1:8902 -> 127.0.0.1:51000`.
     pub player_flow: Option<String>,
+    /// True when the rate is an estimate (neither `--stream-rate` nor a media clock).
+    #[serde(default)]
+    pub estimated: bool,
+    /// The player feed as its container says (absent without a feed on a player port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Media>,
+}
+
+/// `stream.media`: the feed handed to the player, parsed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// `mpegts`, `hls`, `flv`, `asf`, `mp4` or `unknown`.
+    pub container: String,
+    /// `mpegts-pcr`, or `null` where the container's clock is not parsed.
+    pub clock: Option<String>,
+    /// Feed bytes over the PCR span, kb/s.
+    pub nominal_kbps: Option<f64>,
+    /// Body bytes handed to the player, in order.
+    pub bytes: u64,
+    pub pcr_span_s: Option<f64>,
+    pub ts_packets: u64,
+    pub cc_errors: u64,
+    /// The HTTP exchange, when the feed is HTTP.
+    pub http: Option<MediaHttp>,
+    /// Bytes of the feed never seen (TCP gaps, snaplen cuts): not guessed over.
+    pub gap_bytes: u64,
+}
+
+/// `stream.media.http`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaHttp {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
 }
 
 /// `startup` in the report.
@@ -78,21 +116,43 @@ pub struct Startup {
 }
 
 /// `buffer` in the report.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Buffer {
     pub bytes: Option<f64>,
     pub seconds: Option<f64>,
     pub how: String,
+    /// True when it rests on an estimated stream rate or on no player traffic.
+    #[serde(default)]
+    pub estimated: bool,
+    /// The player's own queue: media time handed over minus the playout position, median
+    /// over playback, seconds (media clock only).
+    #[serde(default)]
+    pub player_queue_s: Option<f64>,
 }
 
 /// `continuity` in the report.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Continuity {
     pub index: Option<f64>,
     pub model: String,
+    /// Stalls of a model driven by a known rate or the media clock: what the player went
+    /// through, as far as the feed tells.
     pub stalls: Vec<Stall>,
+    /// True when the index rests on an estimated stream rate: its stalls are then listed in
+    /// `estimated_stalls`, never in `stalls`.
+    #[serde(default)]
+    pub estimated: bool,
+    /// Stalls of the model on an estimated rate (hypothetical: an estimate is no observation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub estimated_stalls: Vec<Stall>,
+    /// The study's lost frames: TS packets missing by the continuity counters and TCP gaps.
+    #[serde(default)]
+    pub lost_ts_packets: Option<u64>,
+    /// lost_ts_packets / TS packets expected.
+    #[serde(default)]
+    pub lost_share: Option<f64>,
 }
 
 /// A stall of the playout model.
@@ -242,6 +302,8 @@ pub struct Playout {
     pub demanded: f64,
     pub played: f64,
     pub stalls: Vec<Stall>,
+    /// Median of the queue at the end of each bin of playback (in the feed's units).
+    pub queue_median: Option<f64>,
 }
 
 /// The fluid playout model on bins: from `start_s` (seconds from bin 0's start) to `end_s`
@@ -261,10 +323,12 @@ pub fn playout(feed: &[u64], bin_s: f64, start_s: f64, end_s: f64, rate: f64) ->
             demanded: 0.0,
             played: 0.0,
             stalls,
+            queue_median: None,
         };
     }
     let first_bin = (start_s / bin_s).floor() as usize;
     let last_bin = ((end_s / bin_s).ceil() as usize).max(first_bin + 1);
+    let mut queues = Vec::with_capacity(last_bin - first_bin);
     for i in first_bin..last_bin {
         let b0 = i as f64 * bin_s;
         let b1 = b0 + bin_s;
@@ -277,6 +341,7 @@ pub fn playout(feed: &[u64], bin_s: f64, start_s: f64, end_s: f64, rate: f64) ->
         let demand = rate * (hi - lo);
         let play = queue.min(demand);
         queue -= play;
+        queues.push(queue);
         demanded += demand;
         played += play;
         let missed = demand - play;
@@ -308,6 +373,7 @@ pub fn playout(feed: &[u64], bin_s: f64, start_s: f64, end_s: f64, rate: f64) ->
         demanded,
         played,
         stalls,
+        queue_median: median(queues),
     }
 }
 
@@ -338,7 +404,12 @@ fn session_start(fin: &Finished, tracker: Option<IpAddr>) -> Option<Timestamp> {
 }
 
 /// Computes stream, startup, buffer and continuity.
-pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAddr>) -> Playback {
+pub fn playback(
+    fin: &Finished,
+    opts: &PlaybackOptions,
+    tracker_ip: Option<IpAddr>,
+    feed: Option<&FeedSummary>,
+) -> Playback {
     let bins = fin.timeline.bins();
     let bin_ns = fin.timeline.bin_ns();
     let bin_s = bin_ns as f64 / 1e9;
@@ -366,9 +437,20 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAdd
     let player = find_player(fin, video_rate_bps);
     let bin_of = |t: Timestamp| (t.since(fin.first).ns().max(0) / bin_ns) as usize;
 
-    // Stream rate.
+    // The media clock, when the feed has one over a span long enough to trust.
+    let clock = feed.filter(|f| {
+        f.clock.is_some()
+            && f.nominal_kbps.is_some_and(|k| k > 0.0)
+            && f.pcr_span_s.is_some_and(|s| s >= MIN_CLOCK_SPAN_S)
+    });
+    // Stream rate: given > media clock > estimates.
     let (rate_bps, rate_how) = if let Some(r) = opts.stream_rate_kbps {
         (Some(r * 1000.0 / 8.0), "given: --stream-rate".to_string())
+    } else if let Some(k) = clock.and_then(|f| f.nominal_kbps) {
+        (
+            Some(k * 1000.0 / 8.0),
+            "media clock (MPEG-TS PCR): feed bytes over the media time they span".to_string(),
+        )
     } else if let Some(p) = &player {
         (
             median_rate(&p.bins, bin_of(p.first), bin_s, total_bins),
@@ -384,10 +466,17 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAdd
         (None, "none: no video and no player traffic".to_string())
     };
     let rate_bps = rate_bps.filter(|r| *r > 0.0);
+    let estimated = opts.stream_rate_kbps.is_none() && clock.is_none();
     let stream = Stream {
         rate_kbps: rate_bps.map(|r| round(r * 8.0 / 1000.0, 3)),
-        how: rate_how,
+        how: if estimated && rate_bps.is_some() {
+            format!("estimate, {rate_how}")
+        } else {
+            rate_how
+        },
         player_flow: player.as_ref().map(|p| p.label.clone()),
+        estimated: estimated && rate_bps.is_some(),
+        media: feed.map(media_out),
     };
 
     // Start-up.
@@ -443,11 +532,13 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAdd
                     bytes: med.map(|b| round(b, 0)),
                     seconds: med.map(|b| round(b / rate, 3)),
                     how: "video payload received minus bytes handed to the player, median over playback (100 ms samples)".into(),
+                    ..Default::default()
                 },
                 Continuity {
                     index: Some(round(po.index, 5)),
                     model: "fluid: from playback start the player consumes the stream rate from a queue fed by the bytes handed to it; demand not met is missed (100 ms bins)".into(),
                     stalls: po.stalls,
+                    ..Default::default()
                 },
             )
         }
@@ -471,11 +562,13 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAdd
                     bytes: med.map(|b| round(b, 0)),
                     seconds: med.map(|b| round(b / rate, 3)),
                     how: "estimate without player traffic: surplus of video payload received over the stream rate since the first video packet, median".into(),
+                    ..Default::default()
                 },
                 Continuity {
                     index: Some(round(po.index, 5)),
                     model: "fluid, without player traffic: playback assumed to start at the first video packet and to be fed by the video payload received (100 ms bins)".into(),
                     stalls: po.stalls,
+                    ..Default::default()
                 },
             )
         }
@@ -484,20 +577,94 @@ pub fn playback(fin: &Finished, opts: &PlaybackOptions, tracker_ip: Option<IpAdd
                 bytes: None,
                 seconds: None,
                 how: "no stream rate or no video: buffer unknown".into(),
+                ..Default::default()
             },
             Continuity {
                 index: None,
                 model: "fluid playout model not run: no stream rate or no video".into(),
                 stalls: Vec::new(),
+                ..Default::default()
             },
         ),
     };
+    let (mut buffer, mut continuity) = (buffer, continuity);
+    let media_clocked = opts.stream_rate_kbps.is_none() && clock.is_some();
+    if let (Some(f), Some(p)) = (clock, &player) {
+        // The player's side on the media clock: playout from playback start at wall speed,
+        // fed by the media time handed over.
+        let start_s = p.first.secs_since(fin.first);
+        let feed_us = media_bins(f, fin.first, bin_ns, total_bins);
+        let po = playout(&feed_us, bin_s, start_s, end_s, 1e6);
+        buffer.player_queue_s = po.queue_median.map(|q| round(q / 1e6, 3));
+        if media_clocked {
+            continuity = Continuity {
+                index: Some(round(po.index, 5)),
+                model: "media clock: from playback start the playout position advances in wall-clock time and stalls when it reaches the media time (MPEG-TS PCR) handed to the player so far (100 ms bins)".into(),
+                stalls: po.stalls,
+                ..continuity
+            };
+        }
+    }
+    if let Some(f) = feed.filter(|f| f.expected_ts_packets > 0) {
+        continuity.lost_ts_packets = Some(f.lost_ts_packets);
+        continuity.lost_share = Some(round(
+            f.lost_ts_packets as f64 / f.expected_ts_packets as f64,
+            6,
+        ));
+    }
+    // Without a known rate, what the fluid model says is an estimate; its stalls are kept
+    // apart (SPEC §2: never listed as if observed).
+    let rate_known = opts.stream_rate_kbps.is_some() || clock.is_some();
+    if continuity.index.is_some() && !rate_known {
+        continuity.estimated = true;
+        continuity.estimated_stalls = std::mem::take(&mut continuity.stalls);
+    }
+    buffer.estimated = buffer.seconds.is_some() && (!rate_known || player.is_none());
     Playback {
         stream,
         startup,
         buffer,
         continuity,
         buffer_levels,
+    }
+}
+
+/// Below this PCR span a media clock gives no rate (a few PCRs are no measurement).
+pub const MIN_CLOCK_SPAN_S: f64 = 2.0;
+
+/// Media microseconds handed to the player per timeline bin (bin 0 starts at `origin`).
+fn media_bins(f: &FeedSummary, origin: Timestamp, bin_ns: i64, total_bins: usize) -> Vec<u64> {
+    let mut bins = vec![0u64; total_bins];
+    let mut last = 0.0f64;
+    for pt in &f.media_time {
+        let at = Timestamp::from_ns(pt.ts_ns).since(origin).ns();
+        let i = (at.max(0) / bin_ns.max(1)) as usize;
+        let step = (pt.media_s - last).max(0.0);
+        last = last.max(pt.media_s);
+        if let Some(b) = bins.get_mut(i) {
+            *b += (step * 1e6).round() as u64;
+        }
+    }
+    bins
+}
+
+/// `stream.media` from the feed's summary.
+fn media_out(f: &FeedSummary) -> Media {
+    Media {
+        container: f.container.name().to_string(),
+        clock: f.clock.map(|c| c.name().to_string()),
+        nominal_kbps: f.nominal_kbps.map(|k| round(k, 3)),
+        bytes: f.body_bytes,
+        pcr_span_s: f.pcr_span_s.map(|s| round(s, 6)),
+        ts_packets: f.ts.packets,
+        cc_errors: f.ts.cc_errors,
+        http: f.http.as_ref().map(|h| MediaHttp {
+            method: h.method.clone(),
+            path: h.path.clone(),
+            status: h.status,
+            content_type: h.content_type.clone(),
+        }),
+        gap_bytes: f.reassembly.gap_bytes + f.reassembly.snaplen_cut_bytes,
     }
 }
 

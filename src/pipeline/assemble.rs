@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use super::stream::Pass;
 use super::{Analysis, AnalysisConfig};
 use crate::flow::classify::LocalHow;
 use crate::flow::Finished;
 use crate::identify::verdict::{self, Features, WINDOW_S};
-use crate::identify::{self, AppName, Findings};
+use crate::identify::{self, AppName};
 use crate::metrics::peers::Peers;
 use crate::metrics::playback;
 use crate::metrics::traffic::Traffic;
@@ -87,27 +88,34 @@ impl fmt::Display for Warning {
 
 /// Builds the report from a finished table and what the source read.
 pub fn build_report(
-    fin: Finished,
-    findings: &Findings,
+    pass: Pass,
     stats: &SourceStats,
     files: &[String],
     cfg: &AnalysisConfig,
     warnings: Vec<Warning>,
     passes: u32,
 ) -> Report {
-    analysis_and_report(fin, findings, stats, files, cfg, warnings, passes).1
+    analysis_and_report(pass, stats, files, cfg, warnings, passes).1
 }
 
 /// The analysis in domain types and the report built from it.
+/// The caller's `warnings` come first, then the capture filter's (from the pass).
 pub fn analysis_and_report(
-    fin: Finished,
-    findings: &Findings,
+    pass: Pass,
     stats: &SourceStats,
     files: &[String],
     cfg: &AnalysisConfig,
     mut warnings: Vec<Warning>,
     passes: u32,
 ) -> (Analysis, Report) {
+    let Pass {
+        fin,
+        findings,
+        feed,
+        filter_warnings,
+    } = pass;
+    let (findings, feed) = (&findings, feed.as_ref());
+    warnings.extend(filter_warnings.into_iter().map(Warning::Filter));
     warnings.extend(stats.warnings.iter().cloned().map(Warning::Source));
     let malformed = fin.counts.malformed_total();
     let checks = [
@@ -126,7 +134,8 @@ pub fn analysis_and_report(
             packets: fin.overflow.packets,
         }),
         (fin.timeline.unbinned > 0).then_some(Warning::Unbinned(fin.timeline.unbinned)),
-        (fin.local.is_some() && fin.threshold.is_none()).then_some(Warning::NoSeparation),
+        (fin.local.is_some() && fin.thresholds() == Default::default())
+            .then_some(Warning::NoSeparation),
         (fin.local.is_none() && fin.counts.decoded > 0).then_some(Warning::NoLocalHost),
     ];
     warnings.extend(checks.into_iter().flatten());
@@ -183,7 +192,7 @@ pub fn analysis_and_report(
     let traffic = traffic::traffic(&fin);
     let announced = findings.tracker_endpoints();
     let (peers, tracker_ip, tracker) = peers::peers(&fin, &announced);
-    let pb = playback::playback(&fin, &cfg.playback, tracker_ip);
+    let pb = playback::playback(&fin, &cfg.playback, tracker_ip, feed);
     let bin_s = fin.timeline.bin_ns() as f64 / 1e9;
     let series = traffic::series(&fin, &|t| pb.buffer_at(t, bin_s));
     let summary = playback::summary(&fin, &pb, &peers);

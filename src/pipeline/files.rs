@@ -35,7 +35,7 @@ fn one_pass(
     cfg: &AnalysisConfig,
     progress: &dyn Progress,
 ) -> Result<(Pass, SourceStats, Vec<Warning>), AnalysisError> {
-    let (files, mut problems) = open_files(paths)?;
+    let (files, problems) = open_files(paths)?;
     let mut merged = Merged::new(files);
     let total = merged
         .files()
@@ -51,7 +51,7 @@ fn one_pass(
     let tick = || progress.advance(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum());
     let parallel =
         !cfg.sequential && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let mut pass = if parallel {
+    let pass = if parallel {
         stream::parallel_pass(&mut merged, cfg, tick)?
     } else {
         let mut analyzer = Analyzer::new(cfg)?;
@@ -66,11 +66,6 @@ fn one_pass(
         analyzer.finish()
     };
     progress.finish();
-    problems.extend(
-        std::mem::take(&mut pass.filter_warnings)
-            .into_iter()
-            .map(Warning::Filter),
-    );
     Ok((pass, merged.stats(), problems))
 }
 
@@ -118,12 +113,6 @@ pub fn analyze_files(
         }
     }
     Ok(assemble::analysis_and_report(
-        pass.fin,
-        &pass.findings,
-        &stats,
-        paths,
-        cfg,
-        problems,
-        passes,
+        pass, &stats, paths, cfg, problems, passes,
     ))
 }

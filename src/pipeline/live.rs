@@ -55,30 +55,19 @@ impl LiveSession {
     /// The report of the capture so far (the capture goes on).
     pub fn snapshot(&self, files: &[String], cfg: &AnalysisConfig) -> Report {
         let pass = self.analyzer.snapshot();
-        let fin = pass.fin;
-        let mut warnings: Vec<Warning> = pass
-            .filter_warnings
-            .into_iter()
-            .map(Warning::Filter)
-            .collect();
-        warnings.push(Warning::Snapshot {
+        let mut warnings = vec![Warning::Snapshot {
             packets: self.stats.packets,
-        });
-        if fin.needs_second_pass {
+        }];
+        if pass.fin.needs_second_pass {
             warnings.push(Warning::SnapshotApproximate);
         }
-        assemble::build_report(fin, &pass.findings, &self.stats, files, cfg, warnings, 1)
+        assemble::build_report(pass, &self.stats, files, cfg, warnings, 1)
     }
 
-    /// Ends the capture: the pass (finished table, identification), what was read, and the
-    /// filter's warnings.
-    pub fn finish(self) -> (Pass, SourceStats, Vec<Warning>) {
-        let mut pass = self.analyzer.finish();
-        let warnings = std::mem::take(&mut pass.filter_warnings)
-            .into_iter()
-            .map(Warning::Filter)
-            .collect();
-        (pass, self.stats, warnings)
+    /// Ends the capture: the pass (finished table, identification, the feed, the filter's
+    /// warnings) and what was read.
+    pub fn finish(self) -> (Pass, SourceStats) {
+        (self.analyzer.finish(), self.stats)
     }
 
     /// The analysis and report of a finished session.
@@ -89,6 +78,6 @@ impl LiveSession {
         cfg: &AnalysisConfig,
         warnings: Vec<Warning>,
     ) -> (Analysis, Report) {
-        assemble::analysis_and_report(pass.fin, &pass.findings, stats, files, cfg, warnings, 1)
+        assemble::analysis_and_report(pass, stats, files, cfg, warnings, 1)
     }
 }

@@ -9,6 +9,7 @@ use super::{AnalysisConfig, AnalysisError};
 use crate::decode::{self, Decoded, Malformed, Packet};
 use crate::flow::{Finished, Live, Table};
 use crate::identify::{Findings, Identifier};
+use crate::media::{FeedSegment, FeedSummary, FeedTracker};
 use crate::source::filter::Filter;
 use crate::source::{Merged, RawPacket};
 use crate::time::Timestamp;
@@ -20,8 +21,54 @@ pub struct Pass {
     pub fin: Finished,
     /// What application identification found (it reads payloads on the decoding side).
     pub findings: Findings,
+    /// The player feed's container and clock (`None` for a snapshot, or when no segment
+    /// reached a player port).
+    pub feed: Option<FeedSummary>,
     /// What the capture filter said.
     pub filter_warnings: Vec<String>,
+}
+
+/// The player feed: loopback TCP to or from a player port, put back in order and parsed on
+/// the decoding side (it needs the payload).
+struct Feed {
+    ports: Vec<u16>,
+    tracker: FeedTracker,
+    segments: u64,
+}
+
+impl Feed {
+    fn new(cfg: &AnalysisConfig) -> Self {
+        Feed {
+            ports: cfg.table.player_ports.clone(),
+            tracker: FeedTracker::new(),
+            segments: 0,
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, p: &Packet<'_>) {
+        if !matches!(p.transport, crate::decode::Transport::Tcp { .. })
+            || !p.src.is_loopback()
+            || !p.dst.is_loopback()
+        {
+            return;
+        }
+        let Some(&port) = self
+            .ports
+            .iter()
+            .find(|&&port| p.sport == port || p.dport == port)
+        else {
+            return;
+        };
+        if let Some(seg) = FeedSegment::from_packet(p, port) {
+            self.segments += 1;
+            self.tracker.segment(&seg);
+        }
+    }
+
+    fn finish(self) -> Option<FeedSummary> {
+        (self.segments > 0).then(|| self.tracker.finish())
+    }
 }
 
 /// Packets between two calls of a pass's progress tick.
@@ -39,6 +86,7 @@ pub struct Analyzer {
     table: Table,
     filter: Option<Filter>,
     ident: Identifier,
+    feed: Feed,
     /// The items of the frame being pushed (reused: no allocation per frame).
     scratch: Vec<Item>,
 }
@@ -51,6 +99,7 @@ impl Analyzer {
             table: Table::new(cfg.table.clone()),
             filter,
             ident: Identifier::new(),
+            feed: Feed::new(cfg),
             scratch: Vec::with_capacity(8),
         })
     }
@@ -59,7 +108,13 @@ impl Analyzer {
     /// both paths give the same table by construction.
     #[inline]
     pub fn push(&mut self, raw: &RawPacket<'_>) {
-        decode_item(raw, &mut self.filter, &mut self.ident, &mut self.scratch);
+        decode_item(
+            raw,
+            &mut self.filter,
+            &mut self.ident,
+            &mut self.feed,
+            &mut self.scratch,
+        );
         for item in &self.scratch {
             apply_item(&mut self.table, item);
         }
@@ -82,6 +137,9 @@ impl Analyzer {
         Pass {
             fin: self.table.clone().finish(),
             findings: self.ident.finish(),
+            // The feed's parsers are not copied for a snapshot: its stream rate and continuity
+            // are the estimates until the final report.
+            feed: None,
             filter_warnings: warnings,
         }
     }
@@ -92,6 +150,7 @@ impl Analyzer {
         Pass {
             fin: self.table.finish(),
             findings: self.ident.finish(),
+            feed: self.feed.finish(),
             filter_warnings: warnings,
         }
     }
@@ -117,6 +176,7 @@ fn decode_item(
     raw: &RawPacket<'_>,
     filter: &mut Option<Filter>,
     ident: &mut Identifier,
+    feed: &mut Feed,
     out: &mut Vec<Item>,
 ) {
     if let Some(f) = filter.as_mut() {
@@ -133,6 +193,7 @@ fn decode_item(
                 });
             }
             ident.ingest(&p);
+            feed.offer(&p);
             out.push(Item::Packet(Packet { payload: &[], ..p }));
         }
         Decoded::NotIp(_) => out.push(Item::NotIp(raw.ts)),
@@ -164,6 +225,7 @@ pub(crate) fn parallel_pass(
 ) -> Result<Pass, AnalysisError> {
     let mut filter = compile_filter(cfg)?;
     let mut ident = Identifier::new();
+    let mut feed = Feed::new(cfg);
     let mut table = Table::new(cfg.table.clone());
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Item>>();
@@ -182,7 +244,7 @@ pub(crate) fn parallel_pass(
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH + 64);
         let mut n: u64 = 0;
         merged.for_each(|raw| {
-            decode_item(&raw, &mut filter, &mut ident, &mut batch);
+            decode_item(&raw, &mut filter, &mut ident, &mut feed, &mut batch);
             if batch.len() >= BATCH {
                 let spare = empty_rx
                     .try_recv()
@@ -207,6 +269,7 @@ pub(crate) fn parallel_pass(
         Ok(Pass {
             fin: table.finish(),
             findings: ident.finish(),
+            feed: feed.finish(),
             filter_warnings: warnings,
         })
     })

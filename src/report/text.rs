@@ -57,6 +57,36 @@ pub fn write<W: Write>(r: &Report, mut out: W) -> std::io::Result<()> {
             .threshold
             .map_or("n/a".to_string(), |t| t.to_string())
     )?;
+    for t in &r.sizes.transports {
+        let peaks: Vec<String> = t
+            .peaks
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} B {} ({:.1} %)",
+                    p.size,
+                    p.class,
+                    p.share_packets * 100.0
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "  {:<7} peaks {}; video ≥ {} B {}",
+            t.transport,
+            if peaks.is_empty() {
+                "none".into()
+            } else {
+                peaks.join(", ")
+            },
+            t.threshold.map_or("n/a".to_string(), |v| v.to_string()),
+            if t.transport == "utp" {
+                "data"
+            } else {
+                "payload"
+            }
+        )?;
+    }
     writeln!(
         out,
         "peers     {} contacted, {} suppliers, top-1 {:.1} %, top-2 {:.1} % of video; tracker {}",
@@ -82,22 +112,45 @@ pub fn write<W: Write>(r: &Report, mut out: W) -> std::io::Result<()> {
         t.control.upload_kbps,
         t.overhead.map_or("n/a".into(), |o| format!("{:.1} %", o * 100.0))
     )?;
+    let estimate = |e: bool| if e { " estimate" } else { "" };
     writeln!(
         out,
-        "playback  stream {} ({}), first video {}, start-up delay {}, continuity {}{}",
+        "playback  stream {}{} ({}), first video {}, start-up delay {}, continuity {}{}{}",
         opt(r.stream.rate_kbps, " kb/s"),
-        r.stream.how.split(':').next().unwrap_or(""),
+        estimate(r.stream.estimated),
+        r.stream
+            .how
+            .trim_start_matches("estimate, ")
+            .split(':')
+            .next()
+            .unwrap_or(""),
         opt(r.startup.first_video_s, " s"),
         opt(r.startup.delay_s, " s"),
         r.continuity
             .index
             .map_or("n/a".into(), |i| format!("{:.2} %", i * 100.0)),
-        if r.continuity.stalls.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} stalls)", r.continuity.stalls.len())
+        estimate(r.continuity.estimated),
+        match (
+            r.continuity.stalls.len(),
+            r.continuity.estimated_stalls.len()
+        ) {
+            (0, 0) => String::new(),
+            (0, n) => format!(" ({n} stalls in the estimate)"),
+            (n, _) => format!(" ({n} stalls)"),
         }
     )?;
+    if let (Some(a), Some(v)) = (&r.application, &r.verdict) {
+        writeln!(
+            out,
+            "what      {} ({}, confidence {:.2}){}",
+            v.kind,
+            a.name,
+            a.confidence,
+            v.reasons
+                .first()
+                .map_or(String::new(), |why| format!(": {why}"))
+        )?;
+    }
     let s = &r.summary;
     writeln!(out)?;
     writeln!(
@@ -117,11 +170,19 @@ pub fn write<W: Write>(r: &Report, mut out: W) -> std::io::Result<()> {
         s.tree_mesh,
         s.peers
     )?;
-    writeln!(
-        out,
-        "{:<12} {:>10} {:>14} {:>14} {:>14} {:>9} {:>9} {:>6}",
-        "SopCast 2007", "1 min", "1 min", "1-5 min", "300-350 kb/s", "pull", "mesh", "2-5"
-    )?;
+    // The study's row compares like with like: a P2P live stream (or a report without a
+    // verdict, written before it existed).
+    match r.verdict.as_ref().map(|v| v.kind.as_str()) {
+        None | Some("p2p-live-streaming") => writeln!(
+            out,
+            "{:<12} {:>10} {:>14} {:>14} {:>14} {:>9} {:>9} {:>6}",
+            "SopCast 2007", "1 min", "1 min", "1-5 min", "300-350 kb/s", "pull", "mesh", "2-5"
+        )?,
+        Some(kind) => writeln!(
+            out,
+            "(SopCast 2007's row is not shown: this is {kind}, not a P2P live stream)"
+        )?,
+    }
     for w in &c.warnings {
         writeln!(out, "warning: {w}")?;
     }
