@@ -176,6 +176,7 @@ pub fn analysis_and_report(
         warnings: warnings.iter().map(ToString::to_string).collect(),
         dropped_by_kernel: None,
         dropped_by_interface: None,
+        duplicates: (stats.duplicates > 0).then_some(stats.duplicates),
     };
     let local = local_section(&fin);
     let sizes = sizes::sizes(&fin);

@@ -112,6 +112,11 @@ pub struct Capture {
     pub dropped_by_kernel: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped_by_interface: Option<u64>,
+    /// Records dropped as copies of a frame just read on another interface of the same
+    /// pcapng (same network-layer bytes within 10 µs, like `editcap -d`), not counted in
+    /// `packets`; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
 }
 
 /// `local`: the vantage point.
