@@ -496,3 +496,52 @@ fn issue15_packets_seen_on_two_interfaces_are_counted_once() {
         .iter()
         .any(|w| w.contains("counted once")));
 }
+
+#[test]
+fn issue15_anonymized_reports_say_so_and_keep_loopback() {
+    let any = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures")
+        .join("sopcast-sim-any.pcap");
+    let any = any.to_string_lossy().into_owned();
+    let dir = tmp("anon-key");
+    let key = dir.join("key.hex");
+    let run = |extra: &[&str]| -> Report {
+        let out = bin()
+            .args(["analyze", &any, "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    assert!(plain.anonymized.is_none());
+    let first = run(&["--anonymize-key-out", key.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(text.trim().len(), 64);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let a = first.anonymized.clone().unwrap();
+    assert_eq!(a.method, "crypto-pan");
+    assert!(a.loopback_kept);
+    assert!(!text.contains(&a.key_fingerprint));
+    // The key written reproduces the run.
+    let again = run(&["--anonymize-key", key.to_str().unwrap()]);
+    assert_eq!(again, first);
+    // The local player on loopback is still recognisable; the viewer's address is not.
+    let json = serde_json::to_string(&first).unwrap();
+    assert!(json.contains("127.0.0.1"));
+    let local = plain.local.ip.unwrap();
+    assert!(!json.contains(&format!("\"{local}\"")), "{local} survived");
+    // An existing key file is not overwritten.
+    let out = bin()
+        .args(["analyze", &any, "--json", "--anonymize-key-out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), text);
+}

@@ -65,15 +65,24 @@ pub struct AnalysisArgs {
     /// same key gives the same pseudonyms across runs
     #[arg(long, value_name = "FILE")]
     pub anonymize_key: Option<PathBuf>,
+    /// Write the random key of --anonymize to FILE (64 hex digits, readable by you only;
+    /// implies --anonymize), to anonymise later runs alike with --anonymize-key FILE
+    #[arg(long, value_name = "FILE")]
+    pub anonymize_key_out: Option<PathBuf>,
     /// Read, decode and count on one thread (the report is the same; for comparisons)
     #[arg(long)]
     pub single_thread: bool,
 }
 
 impl AnalysisArgs {
-    /// The anonymiser asked for, if any.
-    pub fn anonymizer(&self) -> anyhow::Result<Option<Anonymizer>> {
-        anonymizer(self.anonymize, self.anonymize_key.as_deref())
+    /// The anonymiser asked for, if any (writing its key when asked: call before reading).
+    pub fn anonymizer(&self, force: bool) -> anyhow::Result<Option<Anonymizer>> {
+        anonymizer(
+            self.anonymize,
+            self.anonymize_key.as_deref(),
+            self.anonymize_key_out.as_deref(),
+            force,
+        )
     }
 }
 
@@ -214,13 +223,13 @@ pub fn check_tune_in(
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let files = args.inputs();
     args.analysis.config().map_err(UsageError)?;
-    let mut anon = args.analysis.anonymizer()?;
     // Outputs first, then inputs: nothing is read until everything can be written.
     let mut out = match (&args.out, args.json) {
         (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
         (None, true) => None,
         (None, false) => Some(OutDir::prepare(&default_out_dir(&files[0]), args.force)?),
     };
+    let mut anon = args.analysis.anonymizer(args.force)?;
     super::inputs::check(&files, args.keep_going)?;
     super::stop_reading_on_signal()?;
     let started = Instant::now();

@@ -139,8 +139,6 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
-    let mut anon = args.analysis.anonymizer()?;
     let interface = match &args.interface {
         Some(i) => resolve_interface(i)?,
         None => live::default_interface().map_err(live_error)?,
@@ -159,6 +157,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = &args.write {
         check_new_file(w, args.force, "-w")?;
     }
+    // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
+    let mut anon = args.analysis.anonymizer(args.force)?;
     let mut temp = None;
     let pcap_path = match (&args.write, &out) {
         (Some(w), _) => w.clone(),

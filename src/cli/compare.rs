@@ -62,6 +62,10 @@ pub struct CompareArgs {
     /// Key for --anonymize (32 bytes or 64 hex digits); implies --anonymize
     #[arg(long, value_name = "FILE")]
     pub anonymize_key: Option<PathBuf>,
+    /// Write the random key of --anonymize to FILE (64 hex digits, readable by you only;
+    /// implies --anonymize)
+    #[arg(long, value_name = "FILE")]
+    pub anonymize_key_out: Option<PathBuf>,
     /// Write into an output directory that already holds files
     #[arg(long)]
     pub force: bool,
@@ -189,7 +193,6 @@ impl CompareArgs {
 /// `peerscope compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let cfg = args.config().map_err(UsageError)?;
-    let anonymizer = super::output::anonymizer(args.anonymize, args.anonymize_key.as_deref())?;
     // Outputs first, then inputs: nothing is read until everything can be written.
     let mut out = match (&args.out, args.json) {
         (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
@@ -199,6 +202,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             args.force,
         )?),
     };
+    let anonymizer = super::output::anonymizer(
+        args.anonymize,
+        args.anonymize_key.as_deref(),
+        args.anonymize_key_out.as_deref(),
+        args.force,
+    )?;
     for node in &cfg.nodes {
         super::inputs::check(&node.files, false)
             .map_err(|e| InputError(format!("node {}: {e}", node.name)))?;

@@ -18,19 +18,56 @@ use super::InputError;
 use crate::report::anonymize::Anonymizer;
 use crate::report::{self, Report};
 
-/// The anonymiser for `--anonymize` / `--anonymize-key FILE`, if either was given.
-pub fn anonymizer(wanted: bool, key_file: Option<&Path>) -> anyhow::Result<Option<Anonymizer>> {
-    let key = match (key_file, wanted) {
+/// The anonymiser for `--anonymize` / `--anonymize-key FILE` / `--anonymize-key-out FILE`,
+/// if any was given. A random key is written to `key_out` (64 hex digits, mode 0600, an
+/// existing file needs `force`) before any input is read, so the pseudonyms can be
+/// reproduced (`--anonymize-key FILE`) or reversed by whoever holds it.
+pub fn anonymizer(
+    wanted: bool,
+    key_file: Option<&Path>,
+    key_out: Option<&Path>,
+    force: bool,
+) -> anyhow::Result<Option<Anonymizer>> {
+    let key = match (key_file, wanted || key_out.is_some()) {
         (Some(path), _) => {
+            if key_out.is_some() {
+                return Err(super::UsageError(
+                    "--anonymize-key-out writes the random key of --anonymize; with --anonymize-key the key is already in a file".into(),
+                )
+                .into());
+            }
             let bytes = fs::read(path)
                 .with_context(|| format!("cannot read key file {}", path.display()))?;
             Anonymizer::key_from_bytes(&bytes)
                 .map_err(|e| InputError(format!("{}: {e}", path.display())))?
         }
-        (None, true) => Anonymizer::random_key().context("no random key available")?,
+        (None, true) => {
+            let key = Anonymizer::random_key().context("no random key available")?;
+            if let Some(out) = key_out {
+                write_key(out, &key, force)?;
+            }
+            key
+        }
         (None, false) => return Ok(None),
     };
     Ok(Some(Anonymizer::new(&key)))
+}
+
+/// Writes a key as 64 hex digits and a newline, readable by its owner only.
+fn write_key(path: &Path, key: &[u8], force: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    check_new_file(path, force, "--anonymize-key-out")?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(f, "{hex}")
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// clap's parser of `-o DIR`: `-` is refused with what to do instead.

@@ -226,6 +226,7 @@ pub fn analysis_and_report(
             kind: verdict.kind.to_string(),
             reasons: verdict.reasons.iter().map(ToString::to_string).collect(),
         }),
+        anonymized: None,
     };
     (analysis, report)
 }

@@ -47,6 +47,22 @@ pub struct Report {
     /// What kind of traffic this is, with the reasons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<VerdictSection>,
+    /// Present when every address was replaced by a pseudonym (`--anonymize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymized: Option<Anonymized>,
+}
+
+/// `anonymized`: the report's addresses are keyed pseudonyms (see `report::anonymize`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Anonymized {
+    /// `crypto-pan` (prefix-preserving).
+    pub method: String,
+    /// 16 hex digits that tell keys apart (not the key): reports with the same fingerprint
+    /// share pseudonyms.
+    pub key_fingerprint: String,
+    /// Loopback addresses (127.0.0.0/8, ::1) were left as they are.
+    pub loopback_kept: bool,
 }
 
 /// `application`: the application identified from headers and behaviour, never from ports
