@@ -268,10 +268,11 @@ mod tests {
     fn text_replaces_addresses_in_prose() {
         let mut a = Anonymizer::new(&KEY);
         let t = a.text(
-            "runner-up 128.11.68.132 with 3; flow 127.0.0.1:8902 -> 127.0.0.1:5000, at 12.5 s",
+            "runner-up 128.11.68.132 with 3; flow 192.0.2.7:8902 -> 127.0.0.1:5000, at 12.5 s",
         );
         assert!(t.contains("135.242.180.132 with 3"), "{t}");
-        assert!(!t.contains("127.0.0.1"), "{t}");
+        assert!(!t.contains("192.0.2.7"), "{t}");
+        assert!(t.contains("127.0.0.1:5000"), "loopback kept: {t}");
         assert!(t.contains("at 12.5 s"), "{t}");
         assert!(t.contains(":8902 -> "), "{t}");
     }
