@@ -545,3 +545,32 @@ fn issue15_anonymized_reports_say_so_and_keep_loopback() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&key).unwrap(), text);
 }
+
+#[test]
+fn issue15_csv_exports_the_series_and_the_peer_table() {
+    let out_dir = tmp("csv");
+    let out = bin()
+        .args(["analyze", &real("ndpi__pps.pcap"), "--csv", "-o"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Report =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    let series = std::fs::read_to_string(out_dir.join("series.csv")).unwrap();
+    let mut lines = series.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, peerscope::cli::export::SERIES_COLUMNS);
+    assert_eq!(lines.count(), r.series.rows.len());
+    let peers = std::fs::read_to_string(out_dir.join("peers.csv")).unwrap();
+    let mut lines = peers.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    // Every field of the model is a column, the documented ones first.
+    assert_eq!(header, peerscope::cli::export::PEER_COLUMNS);
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(first[0], r.peers.list[0].ip);
+    assert_eq!(
+        first[4].parse::<u64>().unwrap(),
+        r.peers.list[0].video_in_bytes
+    );
+}

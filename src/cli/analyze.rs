@@ -157,6 +157,10 @@ pub struct AnalyzeArgs {
     /// Write into an output directory that already holds files (overwriting the reports)
     #[arg(long)]
     pub force: bool,
+    /// Also write the series and the peer table as CSV (series.csv, peers.csv) into the output
+    /// directory, for pandas or gnuplot
+    #[arg(long)]
+    pub csv: bool,
     /// Analyse the readable files when some of several cannot be opened (they are named in
     /// capture.warnings); without it, that is an error
     #[arg(long)]
@@ -223,6 +227,12 @@ pub fn check_tune_in(
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let files = args.inputs();
     args.analysis.config().map_err(UsageError)?;
+    if args.csv && args.json && args.out.is_none() {
+        return Err(UsageError(
+            "--csv writes series.csv and peers.csv into the output directory: give -o DIR (with --json and no -o nothing is written)".into(),
+        )
+        .into());
+    }
     // Outputs first, then inputs: nothing is read until everything can be written.
     let mut out = match (&args.out, args.json) {
         (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
@@ -279,8 +289,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         let report_path = dir.path().join("report.json");
         write_atomic(&report_path, &json)?;
         super::plot::write_all(&report, dir.path())?;
-        dir.keep();
         written.push(("report", report_path));
+        if args.csv {
+            for path in super::export::write_csv(&report, dir.path())? {
+                written.push(("csv", path));
+            }
+        }
+        dir.keep();
     }
     let written: Vec<(&str, &std::path::Path)> =
         written.iter().map(|(l, p)| (*l, p.as_path())).collect();

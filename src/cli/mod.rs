@@ -20,6 +20,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod analyze;
 pub mod capture;
 pub mod compare;
+pub mod export;
 pub mod inputs;
 pub mod interfaces;
 pub mod output;
