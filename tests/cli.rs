@@ -574,3 +574,65 @@ fn issue15_csv_exports_the_series_and_the_peer_table() {
         r.peers.list[0].video_in_bytes
     );
 }
+
+#[test]
+fn issue15_flows_export_one_line_per_five_tuple() {
+    use peerscope::flow::conns::ConnRecord;
+    let dir = tmp("flows");
+    let out = bin()
+        .args(["analyze", &real("ndpi__pps.pcap"), "--flows", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Report =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(dir.join("flows.ndjson")).unwrap();
+    let flows: Vec<ConnRecord> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(flows.len() > 10);
+    // Every decoded packet is in exactly one flow.
+    let packets: u64 = flows.iter().map(|f| f.orig_pkts + f.resp_pkts).sum();
+    assert_eq!(packets, r.capture.decoded_packets);
+    // Ordered by first packet, unique 5-tuples.
+    assert!(flows.windows(2).all(|w| w[0].ts <= w[1].ts));
+    let mut keys: Vec<_> = flows
+        .iter()
+        .map(|f| {
+            let mut ends = [(f.orig_h.clone(), f.orig_p), (f.resp_h.clone(), f.resp_p)];
+            ends.sort();
+            (ends, f.proto.clone())
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), flows.len());
+    // The video/control split adds up to the UDP packets of the flow.
+    let video: u64 = flows
+        .iter()
+        .map(|f| f.orig_video_pkts + f.resp_video_pkts)
+        .sum();
+    assert_eq!(
+        video,
+        r.traffic.video.packets_in + r.traffic.video.packets_out
+    );
+    // --flows=FILE writes there; an existing file needs --force.
+    let file = tmp("flows-file").join("conn.ndjson");
+    std::fs::write(&file, b"old").unwrap();
+    let out = bin()
+        .args(["analyze", &real("ndpi__pps.pcap"), "--json"])
+        .arg(format!("--flows={}", file.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&file).unwrap(), b"old");
+    let out = bin()
+        .args(["analyze", &real("ndpi__pps.pcap"), "--json", "--force"])
+        .arg(format!("--flows={}", file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}

@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::output::{
-    anonymizer, check_decoded, default_out_dir, parse_out_dir, print_outcome, write_atomic,
-    Chatter, OutDir,
+    anonymizer, check_decoded, check_new_file, default_out_dir, parse_out_dir, print_outcome,
+    write_atomic, Chatter, OutDir,
 };
 use super::units::{parse_positive_rate_kbps, parse_window};
 use super::{InputError, UsageError};
@@ -72,6 +72,9 @@ pub struct AnalysisArgs {
     /// Read, decode and count on one thread (the report is the same; for comparisons)
     #[arg(long)]
     pub single_thread: bool,
+    /// Track 5-tuple flows for `--flows` (set by the subcommand, not an option).
+    #[arg(skip)]
+    pub track_flows: bool,
 }
 
 impl AnalysisArgs {
@@ -88,6 +91,11 @@ impl AnalysisArgs {
 
 /// The largest `--max-pairs` (2^26 pairs: a few GB of table).
 const MAX_PAIRS: u64 = 1 << 26;
+/// Most 5-tuple flows `--flows` tracks (a few hundred bytes each); the export says when this
+/// cap was hit.
+pub const MAX_FLOWS: usize = 262_144;
+/// The name of the flow export in the output directory (bare `--flows`).
+pub const FLOWS_NAME: &str = "flows.ndjson";
 
 /// Parses `--tune-in`: seconds into the capture, or an RFC 3339 time.
 pub fn parse_tune_in(text: &str) -> Result<TuneIn, String> {
@@ -118,6 +126,7 @@ impl AnalysisArgs {
             window_ns,
             player_ports: self.player_ports.clone(),
             max_pairs: usize::try_from(self.max_pairs).unwrap_or(usize::MAX),
+            max_conns: if self.track_flows { MAX_FLOWS } else { 0 },
             ..TableConfig::default()
         };
         let cfg = AnalysisConfig {
@@ -157,6 +166,10 @@ pub struct AnalyzeArgs {
     /// Write into an output directory that already holds files (overwriting the reports)
     #[arg(long)]
     pub force: bool,
+    /// Also write one line per 5-tuple flow (Zeek conn.log-like JSON): --flows=FILE, or bare
+    /// --flows for flows.ndjson in the output directory
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub flows: Option<String>,
     /// Also write the series and the peer table as CSV (series.csv, peers.csv) into the output
     /// directory, for pandas or gnuplot
     #[arg(long)]
@@ -227,6 +240,13 @@ pub fn check_tune_in(
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let files = args.inputs();
     args.analysis.config().map_err(UsageError)?;
+    let bare_flows = args.flows.as_ref().is_some_and(|f| f.is_empty());
+    if bare_flows && args.json && args.out.is_none() {
+        return Err(UsageError(
+            "--flows writes flows.ndjson into the output directory: give -o DIR or --flows=FILE (with --json and no -o nothing is written)".into(),
+        )
+        .into());
+    }
     if args.csv && args.json && args.out.is_none() {
         return Err(UsageError(
             "--csv writes series.csv and peers.csv into the output directory: give -o DIR (with --json and no -o nothing is written)".into(),
@@ -239,11 +259,22 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         (None, true) => None,
         (None, false) => Some(OutDir::prepare(&default_out_dir(&files[0]), args.force)?),
     };
+    let flows_path = match (&args.flows, &out) {
+        (None, _) => None,
+        (Some(f), Some(dir)) if f.is_empty() => Some(dir.path().join(FLOWS_NAME)),
+        (Some(f), _) => {
+            let f = PathBuf::from(f);
+            check_new_file(&f, args.force, "--flows")?;
+            Some(f)
+        }
+    };
     let mut anon = args.analysis.anonymizer(args.force)?;
     super::inputs::check(&files, args.keep_going)?;
     super::stop_reading_on_signal()?;
     let started = Instant::now();
-    let (analysis, mut report) = analyze(&files, &args.analysis, args.chatter.progress())?;
+    let mut analysis_args = args.analysis.clone();
+    analysis_args.track_flows = flows_path.is_some();
+    let (analysis, mut report) = analyze(&files, &analysis_args, args.chatter.progress())?;
     if args.chatter.verbose {
         eprintln!(
             "peerscope: read {} packets ({} decoded) from {} in {} pass(es), {:.2} s",
@@ -282,9 +313,40 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("peerscope: warning: {w}");
     }
     check_decoded(&report, &names)?;
+    let flows = match &flows_path {
+        Some(path) => {
+            let f = &analysis.flows;
+            if f.refused_packets > 0 {
+                let w = format!(
+                    "--flows: the flow table was full ({} flows): {} packets of further flows are in no line of {}",
+                    f.max,
+                    f.refused_packets,
+                    path.display()
+                );
+                eprintln!("peerscope: warning: {w}");
+                report.capture.warnings.push(w);
+            }
+            let mut text = Vec::new();
+            for rec in &f.records {
+                let mut rec = rec.clone();
+                if let Some(anon) = anon.as_mut() {
+                    rec.orig_h = anon.text(&rec.orig_h);
+                    rec.resp_h = anon.text(&rec.resp_h);
+                }
+                serde_json::to_writer(&mut text, &rec)?;
+                text.push(b'\n');
+            }
+            Some((path.clone(), text))
+        }
+        None => None,
+    };
     let mut json = Vec::new();
     report::json::write(&report, &mut json)?;
     let mut written = Vec::new();
+    if let Some((path, text)) = &flows {
+        write_atomic(path, text)?;
+        written.push(("flows", path.clone()));
+    }
     if let Some(dir) = out.as_mut() {
         let report_path = dir.path().join("report.json");
         write_atomic(&report_path, &json)?;

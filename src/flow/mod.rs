@@ -27,6 +27,7 @@
 //! files with both values fixed, or warns when the input cannot be read twice).
 
 pub mod classify;
+pub mod conns;
 pub(crate) mod fragments;
 pub(crate) mod names;
 pub mod pairs;
@@ -80,6 +81,8 @@ pub struct TableConfig {
     pub warmup_records: usize,
     /// Most timeline bins (bounds memory when timestamps are far apart).
     pub max_bins: usize,
+    /// Most 5-tuple flows tracked for `--flows` ([`conns`]); 0 (the default) tracks none.
+    pub max_conns: usize,
 }
 
 impl Default for TableConfig {
@@ -93,6 +96,7 @@ impl Default for TableConfig {
             max_pairs: 262_144,
             warmup_records: 200_000,
             max_bins: 1_000_000,
+            max_conns: 0,
         }
     }
 }
@@ -167,6 +171,7 @@ pub struct Table {
     warmup: Warmup,
     timeline: Timeline,
     loopback: LoopbackFlows,
+    conns: conns::Conns,
 }
 
 impl Table {
@@ -175,6 +180,7 @@ impl Table {
         let warmup = Warmup::new(cfg.given, cfg.pinned, cfg.warmup_records);
         let timeline = Timeline::new(cfg.bin_ns, cfg.window_ns, cfg.max_bins);
         let loopback = LoopbackFlows::new(cfg.bin_ns, cfg.max_bins);
+        let conns = conns::Conns::new(cfg.max_conns);
         Table {
             cfg,
             span: None,
@@ -185,6 +191,7 @@ impl Table {
             warmup,
             timeline,
             loopback,
+            conns,
         }
     }
 
@@ -235,6 +242,7 @@ impl Table {
         if !matches!(p.frag, Frag::Whole) {
             self.counts.fragments += 1;
         }
+        self.conns.add(p);
         if p.src.is_loopback() && p.dst.is_loopback() {
             if let Transport::Tcp { .. } = p.transport {
                 self.loopback.add(p);
@@ -346,6 +354,7 @@ impl Table {
             player_ports: self.cfg.player_ports,
             provisional_local: provisional.map(|p| p.local),
             needs_second_pass,
+            conns: self.conns.finish(),
         }
     }
 }
@@ -432,6 +441,8 @@ pub struct Finished {
     /// The timeline was classified with a provisional local host or threshold that the whole
     /// capture contradicts; it is exact only after a second pass with both fixed.
     pub needs_second_pass: bool,
+    /// The 5-tuple flows, when `TableConfig::max_conns` asked for them.
+    pub conns: conns::ConnsFinished,
 }
 
 #[cfg(test)]

@@ -195,6 +195,7 @@ pub fn analysis_and_report(
         video_packets_out: traffic.video.packets_out,
         largest_udp_payload: fin.hist.cells().last().map(|(size, _)| *size),
         passes,
+        flows: fin.conns.export(fin.threshold),
     };
     let application = identify::identify(findings);
     let verdict = verdict::verdict(&verdict_features(&fin, &traffic, &peers, application.name));
