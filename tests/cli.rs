@@ -636,3 +636,65 @@ fn issue15_flows_export_one_line_per_five_tuple() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 }
+
+#[test]
+fn issue15_compare_page_is_self_contained_in_headless_chromium() {
+    let dir = tmp("cmp-page");
+    let lab = dir.join("lab");
+    let out = bin()
+        .args([
+            "simulate",
+            "--lab",
+            "--receivers",
+            "2",
+            "--duration",
+            "30s",
+            "-o",
+        ])
+        .arg(&lab)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let node = |name: &str, file: &str| format!("{name}={}", lab.join(file).display());
+    let page_dir = dir.join("out");
+    let out = bin()
+        .args(["compare", "-q", "--node", &node("source", "source.pcap")])
+        .args([
+            "--node",
+            &node("r1", "r1.pcap"),
+            "--node",
+            &node("r2", "r2.pcap"),
+        ])
+        .args([
+            "--run",
+            &node("330kbps", "r1.pcap"),
+            "--run",
+            &node("380kbps", "r2.pcap"),
+        ])
+        .arg("-o")
+        .arg(&page_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(page_dir.join("index.html")).unwrap();
+    assert!(!html.contains("<img"), "figures are inline");
+    for h in ["continuity (%)", "down (kb/s)", "id=\"node-r2\""] {
+        assert!(html.contains(h), "{h} missing");
+    }
+    let Some(chromium) = crate::report::chromium() else {
+        assert!(!crate::report::in_ci(), "chromium must run in CI");
+        return;
+    };
+    // Alone in a directory: nothing else to load.
+    let alone = dir.join("alone");
+    std::fs::create_dir_all(&alone).unwrap();
+    std::fs::copy(page_dir.join("index.html"), alone.join("index.html")).unwrap();
+    let dom = crate::report::dump_dom(&chromium, &alone.join("index.html"), &dir.join("profile"));
+    for name in ["traffic.svg", "delay.svg", "continuity.svg"] {
+        let start = dom
+            .find(&format!("<figure id=\"fig-{name}\">"))
+            .unwrap_or_else(|| panic!("fig-{name} missing from the DOM"));
+        let end = start + dom[start..].find("</figure>").unwrap();
+        assert!(dom[start..end].contains("<svg") && dom[start..end].contains("<text"));
+    }
+}

@@ -498,7 +498,7 @@ fn analyze_writes_figures_and_page_beside_the_report() {
 }
 
 /// Chromium's binary, if installed.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PEERSCOPE_CHROMIUM") {
         return Some(PathBuf::from(p));
     }
@@ -508,12 +508,12 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// Loads `page` in headless Chromium and returns the DOM after load.
-fn dump_dom(chromium: &Path, page: &Path, profile: &Path) -> String {
+pub(crate) fn dump_dom(chromium: &Path, page: &Path, profile: &Path) -> String {
     let url = format!("file://{}", page.display());
     let out = Command::new("timeout")
         .arg("60")

@@ -256,6 +256,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             report::json::write(r, &mut json)?;
             write_atomic(&path, &json)?;
         }
+        let mut figures = Vec::new();
         for name in &c.figures {
             let mut svg = Vec::new();
             match name.as_str() {
@@ -265,9 +266,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 _ => continue,
             }
             write_atomic(&out.join(name), &svg)?;
+            figures.push((name.clone(), String::from_utf8_lossy(&svg).into_owned()));
         }
         let mut html = Vec::new();
-        model::write_html(c, &mut html)?;
+        model::write_html(c, &figures, &mut html)?;
         write_atomic(&out.join("index.html"), &html)?;
         write_atomic(&out.join("compare.json"), &json)?;
         dir.keep();
