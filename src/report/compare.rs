@@ -253,8 +253,8 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 /// never wrap inside a token; lines and shades stay visible in print.
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1200px}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em}\
-td,th{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap}\
-th{background:#eee}td:first-child,th:first-child{text-align:left}\
+td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}td{white-space:nowrap}\
+th{background:#eee;vertical-align:bottom}td:first-child,th:first-child{text-align:left}\
 td.text{text-align:left;white-space:normal}.src{font-weight:bold}\
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}\
 figcaption{color:#444;font-size:0.9em}\
