@@ -331,6 +331,7 @@ fn issue15_out_of_range_values_are_usage_errors_naming_the_range() {
         ),
         (&["plan", "--rate", "0"], "more than 0"),
         (&["capture", "-c", "0"], "1.."),
+        (&["capture", "-i", "9999", "--json"], "numbered from 1"),
     ];
     for (args, needle) in cases {
         let out = bin().args(*args).output().unwrap();

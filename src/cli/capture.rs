@@ -261,6 +261,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread failed"))?;
 
+    if args.chatter.verbose {
+        eprintln!(
+            "peerscope: captured {} packets on {interface} in {:.1} s ({} dropped by the kernel, {} by the interface)",
+            counters.packets.load(Ordering::Relaxed),
+            status.started.elapsed().as_secs_f64(),
+            end.dropped_by_kernel.unwrap_or(0),
+            end.dropped_by_interface.unwrap_or(0)
+        );
+    }
     let (pass, stats, mut warnings) = session.finish();
     if let Some(e) = &end.error {
         warnings.push(Warning::CaptureEndedEarly {
