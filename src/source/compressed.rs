@@ -6,9 +6,19 @@
 //! Concatenated members/frames/streams are read in full, as `zcat`, `zstdcat` and `xzcat` do.
 //! Memory is bounded: at most [`CHUNKS_IN_FLIGHT`] chunks of [`CHUNK_BYTES`] wait between the
 //! threads.
+//!
+//! Standard input is read through the same [`Threaded`] reader, made stoppable: while it waits
+//! for a pipe that has gone quiet it looks every [`STOP_POLL`] for a stop request
+//! ([`super::interrupt`]), so SIGINT ends the input even when the writer sends nothing more.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use super::interrupt;
+
+/// How often a stoppable reader waiting for input looks for a stop request.
+pub const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// gzip member header (RFC 1952 §2.3.1: ID1 ID2 CM=8 deflate).
 const MAGIC_GZIP: [u8; 3] = [0x1f, 0x8b, 0x08];
@@ -21,6 +31,9 @@ const MAGIC_XZ: [u8; 6] = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 pub const CHUNK_BYTES: usize = 256 << 10;
 /// Chunks waiting between the decompressing thread and the reader.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
+/// Bytes per read of a stoppable stream: a pipe's buffer (pipe(7): 64 KiB), so each read is
+/// handed over as it comes without zeroing much more than it fills.
+pub const PIPE_CHUNK_BYTES: usize = 64 << 10;
 
 /// A compression format recognised at the start of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,24 +85,43 @@ pub struct Threaded {
     chunk: Vec<u8>,
     at: usize,
     ended: bool,
+    /// A stop request ends the stream (as an end of input) while waiting.
+    stoppable: bool,
 }
 
 impl Threaded {
     /// Starts decompressing `decoder` on a new thread. The thread ends at the end of the
     /// stream, on an error (handed to the reader), or when this reader is dropped.
-    pub fn spawn(mut decoder: Box<dyn Read + Send>) -> io::Result<Threaded> {
+    pub fn spawn(decoder: Box<dyn Read + Send>) -> io::Result<Threaded> {
+        Self::start(decoder, false)
+    }
+
+    /// As [`Threaded::spawn`], but a stop request ([`interrupt::request`]) ends the stream
+    /// while it waits for input (for standard input: a quiet pipe cannot hold the run).
+    pub fn spawn_stoppable(input: Box<dyn Read + Send>) -> io::Result<Threaded> {
+        Self::start(input, true)
+    }
+
+    fn start(mut decoder: Box<dyn Read + Send>, stoppable: bool) -> io::Result<Threaded> {
         let (tx, rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+        let chunk_bytes = if stoppable {
+            PIPE_CHUNK_BYTES
+        } else {
+            CHUNK_BYTES
+        };
         std::thread::Builder::new()
             .name("peerscope-decompress".into())
             .spawn(move || loop {
-                let mut chunk = vec![0u8; CHUNK_BYTES];
+                let mut chunk = vec![0u8; chunk_bytes];
                 let mut filled = 0;
                 let result = loop {
                     match decoder.read(&mut chunk[filled..]) {
                         Ok(0) => break Ok(()),
                         Ok(n) => {
                             filled += n;
-                            if filled == chunk.len() {
+                            // A stoppable stream hands over what it has at once: a quiet
+                            // pipe's last bytes must not wait for a full chunk.
+                            if stoppable || filled == chunk.len() {
                                 break Ok(());
                             }
                         }
@@ -121,6 +153,7 @@ impl Threaded {
             chunk: Vec::new(),
             at: 0,
             ended: false,
+            stoppable,
         })
     }
 }
@@ -131,16 +164,26 @@ impl Read for Threaded {
             if self.ended {
                 return Ok(0);
             }
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
+            let next = if self.stoppable {
+                match self.rx.recv_timeout(STOP_POLL) {
+                    Ok(x) => Some(x),
+                    Err(RecvTimeoutError::Timeout) if interrupt::requested() => None,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => None,
+                }
+            } else {
+                self.rx.recv().ok()
+            };
+            match next {
+                Some(Ok(chunk)) => {
                     self.chunk = chunk;
                     self.at = 0;
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     self.ended = true;
                     return Err(e);
                 }
-                Err(_) => {
+                None => {
                     self.ended = true;
                     return Ok(0);
                 }

@@ -253,7 +253,9 @@ impl CaptureFile {
             source,
         };
         if path == "-" {
-            Self::from_reader(path, Box::new(io::stdin()), None)
+            // On a thread of its own, so a signal ends the input even when the pipe is quiet.
+            let stdin = Threaded::spawn_stoppable(Box::new(io::stdin())).map_err(io_err)?;
+            Self::from_reader(path, Box::new(stdin), None)
         } else {
             let file = File::open(path).map_err(io_err)?;
             let size = file.metadata().ok().map(|m| m.len());
