@@ -67,11 +67,11 @@ impl Progress for Bar {
     fn advance(&self, bytes: u64, packets: u64) {
         if let Ok(slot) = self.bar.lock() {
             if let Some(bar) = slot.as_ref() {
+                bar.set_position(bytes);
+                bar.set_message(format!("{} packets", thousands(packets)));
                 if bar.is_hidden() {
                     bar.set_draw_target(ProgressDrawTarget::stderr());
                 }
-                bar.set_message(format!("{} packets", thousands(packets)));
-                bar.set_position(bytes);
             }
         }
     }
