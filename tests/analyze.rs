@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::util::{analyze, bin, real, stderr, tmp};
+use crate::util::{analyze, bin, library_report, real, stderr, tmp};
 
 #[test]
 fn pps_real_ppstream_session() {
@@ -142,10 +142,12 @@ fn truncated_file_is_analysed_as_far_as_it_goes() {
 
 #[test]
 fn truncated_packets_are_counted_not_fatal() {
-    // One frame cut inside the IP header: nothing usable, exit 2, the count in the report.
+    // One frame cut inside the IP header: nothing usable, exit 2 and no report (issue 15);
+    // the count is in the library's report.
     let (out, r) = analyze("ip4trunc", &[&real("zeek__ip4-trunc.pcap")]);
     assert_eq!(out.status.code(), Some(2));
-    let r = r.unwrap();
+    assert!(r.is_none(), "a run that decodes nothing writes no report");
+    let r = library_report(&[&real("zeek__ip4-trunc.pcap")]);
     assert_eq!(r.capture.malformed_packets, 1);
     assert_eq!(r.capture.malformed_by_reason.get("truncated_ip"), Some(&1));
     // A UDP header whose length field lies: decoded with the IP length, noted as an anomaly.
@@ -194,13 +196,25 @@ fn garbage_and_empty_inputs_exit_2_with_one_line() {
 }
 
 #[test]
-fn a_bad_file_among_good_ones_is_a_warning() {
+fn a_bad_file_among_good_ones_is_an_error_unless_keep_going() {
     let dir = tmp("mixed");
     let garbage = dir.join("garbage.pcap");
     std::fs::write(&garbage, b"garbage garbage garbage").unwrap();
+    // As tcpdump and tshark: exit 2, nothing written (issue 15).
+    let (out, r) = analyze(
+        "mixed-strict",
+        &[&real("ndpi__pps.pcap"), &garbage.to_string_lossy()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("garbage.pcap") && stderr(&out).contains("--keep-going"));
+    assert!(r.is_none());
     let (out, r) = analyze(
         "mixed-run",
-        &[&real("ndpi__pps.pcap"), &garbage.to_string_lossy()],
+        &[
+            &real("ndpi__pps.pcap"),
+            &garbage.to_string_lossy(),
+            "--keep-going",
+        ],
     );
     assert!(out.status.success());
     let r = r.unwrap();

@@ -507,3 +507,31 @@ fn issue6_interfaces_lists_lo() {
     assert!(lo.contains("Loopback"), "{lo}");
     assert!(lo.contains("127.0.0.1"), "{lo}");
 }
+
+#[test]
+fn issue15_capture_json_without_out_writes_nothing() {
+    if !can_capture("issue15_capture_json_without_out_writes_nothing") {
+        return;
+    }
+    let filter = "udp port 20677";
+    let cap = Running::start(&["-i", "lo", "-f", filter, "-c", "300", "--json"]);
+    // The listening line names the temporary pcap the exact second pass may need.
+    let listening = cap
+        .err
+        .iter()
+        .find(|l| l.contains("listening on"))
+        .cloned()
+        .unwrap();
+    let temp = listening
+        .split_whitespace()
+        .find(|w| w.contains("peerscope-capture-"))
+        .map(|w| w.trim_end_matches(';').to_string())
+        .unwrap_or_else(|| panic!("no temporary pcap in: {listening}"));
+    assert!(Path::new(&temp).exists(), "{temp}");
+    swarm(20677, Duration::from_micros(500));
+    let (status, stdout, err) = cap.wait(Duration::from_secs(30));
+    assert!(status.success(), "{err}");
+    let r: Report = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r.capture.packets, 300);
+    assert!(!Path::new(&temp).exists(), "{temp} was left behind");
+}

@@ -330,6 +330,6 @@ fn issue5_bad_input_is_a_clear_error() {
             "b".to_string(),
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64), "a usage error");
     assert!(stderr(&out).contains("--source b"), "{}", stderr(&out));
 }

@@ -357,7 +357,7 @@ fn issue9_bad_units_are_usage_errors() {
         (vec!["--class", "0.05:7.5Mbit-ish"], "Mbit-ish"),
     ] {
         let out = plan(&args);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.code, 64, "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(unit), "{args:?}: {}", out.stderr);
         assert!(out.stdout.is_empty());
     }
@@ -403,7 +403,7 @@ fn issue9_invalid_values_are_usage_errors() {
         (vec![], "nothing to compute"),
     ] {
         let out = plan(&args);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.code, 64, "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
 }
@@ -415,7 +415,8 @@ fn issue9_zero_users_and_zero_rate() {
     assert_eq!(p.peer_supply_kbps, Some(0.0));
     assert_eq!(p.server_kbps, Some(0.0));
 
-    let p = plan_json(&[
+    // A zero stream rate is a usage error (issue 15), with the valid range named.
+    let out = plan(&[
         "--rate",
         "0",
         "--users",
@@ -427,13 +428,12 @@ fn issue9_zero_users_and_zero_rate() {
         "--chunk",
         "16KiB",
     ]);
-    assert_eq!(p.demand_kbps, Some(0.0));
-    assert_eq!(p.server_kbps, Some(0.0));
-    assert_eq!(p.buffer_bytes, Some(0.0));
-    assert_eq!(p.chunks, Some(0.0));
-    assert_eq!(p.efficiency, Some(0.0));
-    assert!(p.buffer_s.is_none());
-    assert!(p.notes.iter().any(|n| n.contains("empty")), "{:?}", p.notes);
+    assert_eq!(out.code, 64);
+    assert!(
+        out.stderr.contains("more than 0 and at most 10Gbps"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -543,7 +543,7 @@ fn issue9_svg_one_panel_and_nothing_to_draw() {
 
     let none = temp_path("none.svg");
     let out = plan(&["--peers", "6", "--svg", none.to_str().unwrap()]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 64);
     assert!(out.stderr.contains("nothing to draw"), "{}", out.stderr);
     assert!(!none.exists());
 }

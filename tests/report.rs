@@ -380,9 +380,17 @@ fn hostile_strings_are_escaped_in_page_and_figures() {
         assert!(!html.contains(bad), "{bad} reached the page");
     }
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
+    // The label is shortened in the middle (issue 15); the full address is its <title>.
     assert!(
-        texts(&figs[1].svg).contains("10.0.0.1<script>"),
+        texts(&figs[1].svg).contains("10.0.0.1<scr"),
         "escaped, then parsed back"
+    );
+    let doc = roxmltree::Document::parse(&figs[1].svg).unwrap();
+    assert!(
+        doc.descendants().any(|n| n.has_tag_name("title")
+            && n.text()
+                .is_some_and(|t| t.starts_with("10.0.0.1<script>alert(1)"))),
+        "the full address, escaped, then parsed back"
     );
 }
 
@@ -490,7 +498,7 @@ fn analyze_writes_figures_and_page_beside_the_report() {
 }
 
 /// Chromium's binary, if installed.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PEERSCOPE_CHROMIUM") {
         return Some(PathBuf::from(p));
     }
@@ -500,12 +508,12 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// Loads `page` in headless Chromium and returns the DOM after load.
-fn dump_dom(chromium: &Path, page: &Path, profile: &Path) -> String {
+pub(crate) fn dump_dom(chromium: &Path, page: &Path, profile: &Path) -> String {
     let url = format!("file://{}", page.display());
     let out = Command::new("timeout")
         .arg("60")

@@ -5,6 +5,7 @@
 mod analyze;
 mod anonymize;
 mod capture;
+mod cli;
 mod compare;
 mod fuzz_regressions;
 mod hostile;

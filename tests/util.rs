@@ -52,3 +52,13 @@ pub fn analyze(name: &str, args: &[&str]) -> (Output, Option<Report>) {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The report the library builds for `paths` with the default options: for runs of which the
+/// binary writes no report (nothing decoded), so their counts can still be checked.
+pub fn library_report(paths: &[&str]) -> Report {
+    let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+    let cfg = peerscope::pipeline::AnalysisConfig::default();
+    peerscope::pipeline::analyze_files(&paths, &cfg, &peerscope::pipeline::NoProgress)
+        .unwrap()
+        .1
+}

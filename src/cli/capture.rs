@@ -16,9 +16,8 @@
 //! (re-reading the pcap file each interval would grow without bound). A snapshot taken while the
 //! provisional choice is contradicted says its timeline is approximate; the final report is exact.
 
-use std::fs;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -28,8 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::analyze::AnalysisArgs;
-use super::output::{print_outcome, write_atomic};
-use super::InputError;
+use super::output::{
+    check_decoded, check_new_file, parse_out_dir, print_outcome, write_atomic, Chatter, OutDir,
+};
+use super::{InputError, UsageError};
 use crate::pipeline::live::LiveSession;
 use crate::pipeline::{self, NoProgress, Warning};
 use crate::report::anonymize::Anonymizer;
@@ -51,10 +52,12 @@ pub const PCAP_NAME: &str = "capture.pcap";
     after_help = "Examples:\n  sudo peerscope capture --duration 10m\n  sudo peerscope capture -i eth0 -f 'udp or tcp port 8902' -o out/ --snapshot-every 30\n  sudo peerscope capture -i lo -c 5000 --local 127.0.0.10\nStops on --duration, -c, Ctrl-C or SIGTERM; then writes the report as `analyze` would.\nWithout root: sudo setcap cap_net_raw,cap_net_admin+eip $(command -v peerscope)"
 )]
 pub struct CaptureArgs {
-    /// Interface to capture on (default: `any` on Linux; `peerscope interfaces` lists them)
+    /// Interface to capture on, by name or by the number `peerscope interfaces` prints
+    /// (default: `any` on Linux)
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Option<String>,
-    /// pcap file receiving every captured frame as it arrives (default: DIR/capture.pcap)
+    /// pcap file receiving every captured frame as it arrives (default: DIR/capture.pcap; with
+    /// --json and no -o, a temporary file removed at the end); an existing file needs --force
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// Stop after COUNT packets
@@ -67,18 +70,22 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N", default_value_t = 262_144, value_parser = clap::value_parser!(u32).range(64..=262_144))]
     pub snaplen: u32,
     /// Output directory for report.json and the pcap file (default:
-    /// reports/capture-IFACE-UTCTIME/)
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    /// reports/capture-IFACE-UTCTIME/; with --json, none unless -o is given); one that holds
+    /// files needs --force
+    #[arg(short = 'o', long = "out", value_name = "DIR", value_parser = parse_out_dir)]
     pub out: Option<PathBuf>,
     /// Rewrite report.json (atomically) every SECS seconds during the capture
     #[arg(long, value_name = "SECS", value_parser = parse_positive_s)]
     pub snapshot_every: Option<f64>,
-    /// No status line on stderr
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Print the report as JSON on stdout instead of the summary
+    /// Print the report as JSON on stdout instead of the summary; nothing but the -w file is
+    /// written unless -o is given too
     #[arg(long)]
     pub json: bool,
+    /// Write into an output directory that holds files, or over an existing -w file
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub chatter: Chatter,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }
@@ -95,14 +102,73 @@ fn live_error(e: LiveError) -> anyhow::Error {
     InputError(e.to_string()).into()
 }
 
+/// `-i N`: the Nth interface `peerscope interfaces` lists, unless an interface has that name.
+fn resolve_interface(given: &str) -> Result<String, anyhow::Error> {
+    let Ok(n) = given.parse::<usize>() else {
+        return Ok(given.to_string());
+    };
+    let list = live::interfaces().map_err(live_error)?;
+    if list.iter().any(|i| i.name == given) {
+        return Ok(given.to_string());
+    }
+    match n.checked_sub(1).and_then(|k| list.get(k)) {
+        Some(i) => Ok(i.name.clone()),
+        None => Err(UsageError(format!(
+            "-i {given}: there are {} interfaces (`peerscope interfaces` lists them, numbered from 1)",
+            list.len()
+        ))
+        .into()),
+    }
+}
+
+/// A temporary pcap file (`capture --json` without -o or -w), removed when dropped.
+struct TempPcap(PathBuf);
+
+impl Drop for TempPcap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// `peerscope capture`.
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
-    let cfg = args.analysis.config().map_err(InputError)?;
-    // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
-    let mut anon = args.analysis.anonymizer()?;
+    let cfg = args.analysis.config().map_err(UsageError)?;
+    if args.snapshot_every.is_some() && args.json && args.out.is_none() {
+        return Err(UsageError(
+            "--snapshot-every writes report.json into the output directory: give -o DIR (with --json and no -o nothing is written)".into(),
+        )
+        .into());
+    }
     let interface = match &args.interface {
-        Some(i) => i.clone(),
+        Some(i) => resolve_interface(i)?,
         None => live::default_interface().map_err(live_error)?,
+    };
+    // Every output is checked before the interface is opened: nothing is overwritten
+    // unless --force says so. An unwritable output is not unusable input: exit code 1.
+    let mut out = match (&args.out, args.json) {
+        (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
+        (None, true) => None,
+        (None, false) => {
+            let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let dir = PathBuf::from("reports").join(format!("capture-{interface}-{now}"));
+            Some(OutDir::prepare(&dir, args.force)?)
+        }
+    };
+    if let Some(w) = &args.write {
+        check_new_file(w, args.force, "-w")?;
+    }
+    // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
+    let mut anon = args.analysis.anonymizer(args.force)?;
+    let mut temp = None;
+    let pcap_path = match (&args.write, &out) {
+        (Some(w), _) => w.clone(),
+        (None, Some(dir)) => dir.path().join(PCAP_NAME),
+        (None, None) => {
+            let p =
+                std::env::temp_dir().join(format!("peerscope-capture-{}.pcap", std::process::id()));
+            temp = Some(TempPcap(p.clone()));
+            p
+        }
     };
     let mut cap = LiveCapture::open(&LiveOptions {
         interface: interface.clone(),
@@ -110,15 +176,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         filter: cfg.filter.clone(),
     })
     .map_err(live_error)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        PathBuf::from("reports").join(format!("capture-{interface}-{now}"))
-    });
-    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let pcap_path = args.write.clone().unwrap_or_else(|| out.join(PCAP_NAME));
-    // An unwritable output is not unusable input: exit code 1, as `analyze`.
     cap.write_to(&pcap_path)?;
-    let report_path = out.join("report.json");
+    if let Some(dir) = out.as_mut() {
+        // The pcap file is in it (or will be): the directory stays whatever happens next.
+        dir.keep();
+    }
+    let report_path = out.as_ref().map(|d| d.path().join("report.json"));
 
     let stop = Stop {
         flag: Arc::new(AtomicBool::new(false)),
@@ -152,7 +215,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .spawn(stop.clone(), Arc::clone(&counters), tx)
         .context("cannot start the capture thread")?;
 
-    let mut status = Status::new(!args.quiet && std::io::stderr().is_terminal());
+    let mut status = Status::new(args.chatter.progress() && std::io::stderr().is_terminal());
     let snapshot_every = args.snapshot_every.map(Duration::from_secs_f64);
     let mut next_snapshot = snapshot_every.map(|d| Instant::now() + d);
     let files = [interface.clone()];
@@ -180,13 +243,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         if let (Some(due), Some(every)) = (next_snapshot, snapshot_every) {
             if now >= due {
                 next_snapshot = Some(now + every);
-                if session.packets() > 0 {
+                if let (true, Some(report_path)) = (session.packets() > 0, &report_path) {
                     let mut r = session.snapshot(&files, &cfg);
                     r.capture.dropped_by_kernel =
                         Some(counters.dropped_by_kernel.load(Ordering::Relaxed));
                     r.capture.dropped_by_interface =
                         Some(counters.dropped_by_interface.load(Ordering::Relaxed));
-                    if let Err(e) = write_report(&r, &report_path, &mut anon) {
+                    if let Err(e) = write_report(&r, report_path, &mut anon) {
                         eprintln!("peerscope: warning: snapshot: {e:#}");
                     }
                 }
@@ -198,6 +261,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread failed"))?;
 
+    if args.chatter.verbose {
+        eprintln!(
+            "peerscope: captured {} packets on {interface} in {:.1} s ({} dropped by the kernel, {} by the interface)",
+            counters.packets.load(Ordering::Relaxed),
+            status.started.elapsed().as_secs_f64(),
+            end.dropped_by_kernel.unwrap_or(0),
+            end.dropped_by_interface.unwrap_or(0)
+        );
+    }
     let (pass, stats) = session.finish();
     let mut warnings = Vec::new();
     if let Some(e) = &end.error {
@@ -238,32 +310,45 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         eprintln!("peerscope: warning: {w}");
     }
     if report.capture.packets == 0 {
-        return Err(InputError(format!(
-            "{interface}: no packets captured (pcap file {})",
-            pcap_path.display()
-        ))
-        .into());
+        let kept = match &temp {
+            Some(_) => String::new(),
+            None => format!(" (pcap file {})", pcap_path.display()),
+        };
+        return Err(InputError(format!("{interface}: no packets captured{kept}")).into());
     }
+    let pcap_shown = match &temp {
+        Some(_) => None,
+        None => Some(pcap_path.as_path()),
+    };
+    check_decoded(&report, &interface)?;
     if let Some(a) = anon.as_mut() {
         report = a.report(&report).context("anonymising the report")?;
     }
-    let json = write_report(&report, &report_path, &mut None)?;
-    if let Some(dir) = report_path.parent() {
-        super::plot::write_all(&report, dir)?;
-    }
-    print_outcome(
-        &report,
-        &json,
-        args.json,
-        &[("pcap", &pcap_path), ("report", &report_path)],
-        &interface,
-    )
+    let mut written: Vec<(&str, &Path)> = pcap_shown.map(|p| ("pcap", p)).into_iter().collect();
+    let json = match &report_path {
+        Some(path) => {
+            let json = write_report(&report, path, &mut None)?;
+            if let Some(dir) = path.parent() {
+                super::plot::write_all(&report, dir)?;
+            }
+            written.push(("report", path));
+            json
+        }
+        None => {
+            let mut json = Vec::new();
+            report::json::write(&report, &mut json)?;
+            json
+        }
+    };
+    let code = print_outcome(&report, &json, args.json, args.chatter.quiet, &written);
+    drop(temp);
+    code
 }
 
 /// Writes the report atomically (anonymised first when asked); returns the JSON.
 fn write_report(
     report: &Report,
-    path: &std::path::Path,
+    path: &Path,
     anon: &mut Option<Anonymizer>,
 ) -> anyhow::Result<Vec<u8>> {
     let mut json = Vec::new();

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::output::write_atomic;
-use super::units::{parse_duration_s, parse_rate_kbps};
-use super::InputError;
+use super::output::{parse_out_dir, write_atomic, OutDir};
+use super::units::{parse_positive_duration_s, parse_rate_kbps};
+use super::{InputError, UsageError};
 use crate::compare::{self, CompareConfig, NodeInput, RunInput};
 use crate::metrics::delay::MatchConfig;
 use crate::report::{self, compare as model, compare_svg};
@@ -38,21 +38,23 @@ pub struct CompareArgs {
     /// A run at a known input rate, e.g. 380kbps=run380.pcap (continuity against input rate)
     #[arg(long = "run", value_name = "LABEL=FILE", value_parser = parse_run)]
     pub runs: Vec<RunArg>,
-    /// Output directory [default: reports/compare]
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    /// Output directory [default: reports/compare; with --json, none unless -o is given]
+    #[arg(short = 'o', long = "out", value_name = "DIR", value_parser = parse_out_dir)]
     pub out: Option<PathBuf>,
-    /// Print compare.json on stdout instead of the summary
+    /// Print compare.json on stdout instead of the summary; nothing is written to disk unless
+    /// -o is given too
     #[arg(long)]
     pub json: bool,
-    /// Source packets are remembered this long for matching (bounds memory)
-    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration_s)]
+    /// Source packets are remembered this long for matching (bounds memory), more than 0 up
+    /// to 24 h
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_positive_duration_s)]
     pub horizon: f64,
-    /// Largest lag searched by the rate cross-correlation, either way
-    #[arg(long, value_name = "DURATION", default_value = "3min", value_parser = parse_duration_s)]
+    /// Largest lag searched by the rate cross-correlation, either way, more than 0 up to 24 h
+    #[arg(long, value_name = "DURATION", default_value = "3min", value_parser = parse_positive_duration_s)]
     pub max_lag: f64,
-    /// Analyses run at once [default: the number of cores]
-    #[arg(short = 'j', long, value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Analyses run at once, 1 to 256 [default: the number of cores]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
     /// Replace every address in compare.json, the node reports, figures and page with a keyed
     /// prefix-preserving pseudonym (one key for the whole run: all files agree)
     #[arg(long)]
@@ -60,9 +62,16 @@ pub struct CompareArgs {
     /// Key for --anonymize (32 bytes or 64 hex digits); implies --anonymize
     #[arg(long, value_name = "FILE")]
     pub anonymize_key: Option<PathBuf>,
+    /// Write the random key of --anonymize to FILE (64 hex digits, readable by you only;
+    /// implies --anonymize)
+    #[arg(long, value_name = "FILE")]
+    pub anonymize_key_out: Option<PathBuf>,
     /// Write into an output directory that already holds files
     #[arg(long)]
     pub force: bool,
+    /// No summary on stdout (warnings and errors are still printed)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 /// One `--node` value.
@@ -158,9 +167,6 @@ impl CompareArgs {
                 .ok_or_else(|| format!("--source {name}: no --node of that name"))?,
             None => 0,
         };
-        if self.horizon.is_nan() || self.horizon <= 0.0 {
-            return Err("--horizon must be positive".into());
-        }
         Ok(CompareConfig {
             nodes,
             source,
@@ -178,7 +184,7 @@ impl CompareArgs {
                 ..MatchConfig::default()
             },
             max_lag_s: self.max_lag,
-            threads: self.jobs.unwrap_or(0),
+            threads: self.jobs.map_or(0, |j| j as usize),
             ..CompareConfig::default()
         })
     }
@@ -186,7 +192,30 @@ impl CompareArgs {
 
 /// `peerscope compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let cfg = args.config().map_err(InputError)?;
+    let cfg = args.config().map_err(UsageError)?;
+    // Outputs first, then inputs: nothing is read until everything can be written.
+    let mut out = match (&args.out, args.json) {
+        (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
+        (None, true) => None,
+        (None, false) => Some(OutDir::prepare(
+            &PathBuf::from("reports").join("compare"),
+            args.force,
+        )?),
+    };
+    let anonymizer = super::output::anonymizer(
+        args.anonymize,
+        args.anonymize_key.as_deref(),
+        args.anonymize_key_out.as_deref(),
+        args.force,
+    )?;
+    for node in &cfg.nodes {
+        super::inputs::check(&node.files, false)
+            .map_err(|e| InputError(format!("node {}: {e}", node.name)))?;
+    }
+    for run in &cfg.runs {
+        super::inputs::check(std::slice::from_ref(&run.file), false)
+            .map_err(|e| InputError(format!("run {}: {e}", run.label)))?;
+    }
     // Every failure here means some input could not be used: exit code 2.
     let outcome = compare::compare(&cfg).map_err(|e| InputError(e.to_string()))?;
     for (n, r) in cfg.nodes.iter().zip(&outcome.node_reports) {
@@ -194,7 +223,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             return Err(InputError(format!("node {}: no packets in the capture", n.name)).into());
         }
     }
-    let anonymizer = super::output::anonymizer(args.anonymize, args.anonymize_key.as_deref())?;
     let (compare_model, node_reports) = match anonymizer {
         Some(mut anon) => {
             let mut v = serde_json::to_value(&outcome.compare)?;
@@ -213,43 +241,49 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     for w in &c.warnings {
         eprintln!("peerscope: warning: {w}");
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join("compare"));
-    super::output::prepare_out_dir(&out, args.force)?;
-    for (n, r) in c.nodes.iter().zip(&node_reports) {
-        let path = out.join(&n.report);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let mut json = Vec::new();
-        report::json::write(r, &mut json)?;
-        write_atomic(&path, &json)?;
-    }
-    for name in &c.figures {
-        let mut svg = Vec::new();
-        match name.as_str() {
-            "traffic.svg" => compare_svg::traffic(c, &mut svg)?,
-            "delay.svg" => compare_svg::delay(c, &mut svg)?,
-            "continuity.svg" => compare_svg::continuity(c, &mut svg)?,
-            _ => continue,
-        }
-        write_atomic(&out.join(name), &svg)?;
-    }
-    let mut html = Vec::new();
-    model::write_html(c, &mut html)?;
-    write_atomic(&out.join("index.html"), &html)?;
     let mut json = Vec::new();
     model::write_json(c, &mut json)?;
-    write_atomic(&out.join("compare.json"), &json)?;
+    let mut written = None;
+    if let Some(dir) = out.as_mut() {
+        let out = dir.path().to_path_buf();
+        for (n, r) in c.nodes.iter().zip(&node_reports) {
+            let path = out.join(&n.report);
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let mut json = Vec::new();
+            report::json::write(r, &mut json)?;
+            write_atomic(&path, &json)?;
+        }
+        let mut figures = Vec::new();
+        for name in &c.figures {
+            let mut svg = Vec::new();
+            match name.as_str() {
+                "traffic.svg" => compare_svg::traffic(c, &mut svg)?,
+                "delay.svg" => compare_svg::delay(c, &mut svg)?,
+                "continuity.svg" => compare_svg::continuity(c, &mut svg)?,
+                _ => continue,
+            }
+            write_atomic(&out.join(name), &svg)?;
+            figures.push((name.clone(), String::from_utf8_lossy(&svg).into_owned()));
+        }
+        let mut html = Vec::new();
+        model::write_html(c, &figures, &mut html)?;
+        write_atomic(&out.join("index.html"), &html)?;
+        write_atomic(&out.join("compare.json"), &json)?;
+        dir.keep();
+        written = Some(out.join("compare.json"));
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     if args.json {
         lock.write_all(&json)?;
-    } else {
+    } else if !args.quiet {
         write_text(c, &mut lock)?;
-        writeln!(lock, "report    {}", out.join("compare.json").display())?;
+        if let Some(path) = written {
+            writeln!(lock, "report    {}", path.display())?;
+        }
     }
     lock.flush()?;
     Ok(ExitCode::SUCCESS)

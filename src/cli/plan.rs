@@ -1,9 +1,8 @@
 //! `peerscope plan`: the study's capacity model as a calculator (issue 9).
 //!
 //! Raw clap arguments → [`PlanInput`] (base units, validated) → [`crate::plan::plan`] → text,
-//! JSON or SVG. Bad values and impossible combinations are usage errors (exit code 2), reported
-//! the way clap reports its own.
-use std::fs::File;
+//! JSON or SVG. Bad values and impossible combinations are usage errors (exit code 64, as every
+//! usage error), reported the way clap reports its own.
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::ErrorKind;
 
-use super::units::{parse_duration_s, parse_rate_kbps, parse_size_bytes};
+use super::units::{parse_duration_s, parse_positive_rate_kbps, parse_rate_kbps, parse_size_bytes};
 use crate::plan::{self, BufferSpec, PlanInput, Population, UserClass};
 
 const AFTER_HELP: &str = "\
@@ -39,8 +38,8 @@ Examples (the study's own):
     group = clap::ArgGroup::new("buffer_source").args(["delay_tolerance", "buffer"]),
 )]
 pub struct PlanArgs {
-    /// Stream rate, e.g. 700kbps, 7.5Mbps (bare number: kb/s)
-    #[arg(long, value_name = "RATE", value_parser = parse_rate_kbps)]
+    /// Stream rate, more than 0 up to 10 Gb/s, e.g. 700kbps, 7.5Mbps (bare number: kb/s)
+    #[arg(long, value_name = "RATE", value_parser = parse_positive_rate_kbps)]
     rate: Option<f64>,
 
     /// Number of users watching the stream
@@ -139,14 +138,14 @@ fn parse_class(text: &str) -> Result<UserClass, String> {
     })
 }
 
-/// Prints a usage error the way clap does and gives its exit code (2).
+/// Prints a usage error the way clap does and gives the usage exit code (64).
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     use clap::Args as _;
     let mut cmd = PlanArgs::augment_args(clap::Command::new("plan")).bin_name("peerscope plan");
     let err = clap::Error::raw(ErrorKind::ValueValidation, message.to_string()).format(&mut cmd);
     // If stderr is gone there is no one left to tell.
     let _ = err.print();
-    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+    ExitCode::from(super::EXIT_USAGE)
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -185,20 +184,14 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
 
     if let Some(path) = &args.svg {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut file = BufWriter::new(file);
-        match plan::svg::write(&plan, &mut file) {
+        let mut svg = Vec::new();
+        match plan::svg::write(&plan, &mut svg) {
             Ok(()) => {}
-            Err(err @ plan::svg::SvgError::NothingToDraw) => {
-                // Don't leave an empty file behind for a usage mistake.
-                drop(file);
-                let _ = std::fs::remove_file(path);
-                return Ok(usage_error(err));
-            }
+            // Nothing is written for a usage mistake.
+            Err(err @ plan::svg::SvgError::NothingToDraw) => return Ok(usage_error(err)),
             Err(err) => return Err(err).with_context(|| format!("writing {}", path.display())),
         }
-        file.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
+        super::output::write_atomic(path, &svg)?;
     }
 
     let stdout = io::stdout();

@@ -19,7 +19,7 @@ pub struct PlotArgs {
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// Output directory for the figures and index.html (default: the report's directory)
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    #[arg(short = 'o', long = "out", value_name = "DIR", value_parser = super::output::parse_out_dir)]
     pub out: Option<PathBuf>,
 }
 
@@ -59,7 +59,6 @@ pub fn read_report(path: &Path) -> Result<Report, InputError> {
 
 /// `peerscope plot`.
 pub fn run(args: PlotArgs) -> anyhow::Result<ExitCode> {
-    let report = read_report(&args.report)?;
     let out = match &args.out {
         Some(dir) => dir.clone(),
         None => match args.report.parent() {
@@ -67,8 +66,12 @@ pub fn run(args: PlotArgs) -> anyhow::Result<ExitCode> {
             _ => PathBuf::from("."),
         },
     };
+    // The output first: the directory exists (or is made) and takes files before the report
+    // is read. Re-rendering replaces the figures and page by design: no --force.
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    super::output::check_new_file(&out.join("index.html"), true, "-o")?;
+    let report = read_report(&args.report)?;
     let written = write_all(&report, &out)?;
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();

@@ -1,15 +1,19 @@
 //! `peerscope simulate`: turns the command line into a [`SimConfig`], writes the capture and
-//! its truth file, and prints one line saying what was written.
+//! its truth file, and prints one line saying what was written. Every file is written
+//! atomically (a temporary file renamed into place once complete), so a stopped or failed
+//! run never leaves a half-written capture under the name asked for.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::units::{parse_duration_s, parse_rate_kbps, parse_size_bytes};
+use super::output::{write_atomic, AtomicFile};
+use super::units::{
+    parse_duration_s, parse_positive_duration_s, parse_positive_rate_kbps, parse_size_bytes,
+    parse_unit_fraction,
+};
 use crate::sim::{self, Feed, Format, Link, SimConfig, Starvation};
 
 /// Link layer choices on the command line.
@@ -88,8 +92,8 @@ pub struct SimulateOptions {
     /// The client's IPv4 address
     #[arg(long, value_name = "IP", default_value = "192.0.2.10")]
     pub local_ip: Ipv4Addr,
-    /// Capture length (e.g. 60s, 2min)
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    /// Capture length, more than 0 up to 24 h (e.g. 60s, 2min)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_positive_duration_s)]
     pub duration: f64,
     /// Distinct peers contacted over UDP
     #[arg(long, value_name = "N", default_value_t = 30)]
@@ -109,11 +113,11 @@ pub struct SimulateOptions {
     /// UDP payload bytes of every video acknowledgment
     #[arg(long, value_name = "BYTES", default_value = "28", value_parser = size16)]
     pub ack_size: u16,
-    /// Stream rate (application bytes handed to the player)
-    #[arg(long, value_name = "RATE", default_value = "360kbps", value_parser = rate)]
+    /// Stream rate (application bytes handed to the player), more than 0 up to 10 Gb/s
+    #[arg(long, value_name = "RATE", default_value = "360kbps", value_parser = parse_positive_rate_kbps)]
     pub stream_rate: f64,
     /// Video rate before playback starts [default: 2 × stream rate]
-    #[arg(long, value_name = "RATE", value_parser = rate)]
+    #[arg(long, value_name = "RATE", value_parser = parse_positive_rate_kbps)]
     pub prefill_rate: Option<f64>,
     /// Earliest first video packet [default: 2.0–2.6 s, from the seed]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
@@ -136,8 +140,8 @@ pub struct SimulateOptions {
     /// Length of the supply shortfall
     #[arg(long, value_name = "DURATION", value_parser = duration, requires = "starve_at")]
     pub starve_for: Option<f64>,
-    /// Fraction of the stream rate delivered during the shortfall
-    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    /// Fraction of the stream rate delivered during the shortfall, 0 to 1 (or 0 % to 100 %)
+    #[arg(long, value_name = "F", default_value = "0.5", value_parser = parse_unit_fraction)]
     pub starve_fraction: f64,
     /// What the player is fed
     #[arg(long, value_enum, default_value_t = FeedArg::Random)]
@@ -149,9 +153,9 @@ pub struct SimulateOptions {
     /// in the -o directory (source.pcap, r1.pcap, …) and lab.truth.json
     #[arg(long)]
     pub lab: bool,
-    /// Lab: receivers besides the source
-    #[arg(long, value_name = "N", default_value_t = 4, requires = "lab")]
-    pub receivers: usize,
+    /// Lab: receivers besides the source, 1 to 1000
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "lab", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub receivers: u64,
     /// Lab: nominal time a receiver holds a chunk before forwarding it (× 0.75–1.25 per node)
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration, requires = "lab")]
     pub hold: f64,
@@ -169,10 +173,6 @@ pub struct Shares(pub Vec<f64>);
 
 fn duration(text: &str) -> Result<f64, String> {
     parse_duration_s(text)
-}
-
-fn rate(text: &str) -> Result<f64, String> {
-    parse_rate_kbps(text)
 }
 
 fn size16(text: &str) -> Result<u16, String> {
@@ -268,7 +268,7 @@ fn run_lab(args: &SimulateOptions) -> anyhow::Result<ExitCode> {
     }
     let cfg = sim::LabConfig {
         seed: args.seed,
-        receivers: args.receivers,
+        receivers: args.receivers as usize,
         duration_s: args.duration,
         stream_rate_kbps: args.stream_rate,
         video_size: args.video_size,
@@ -287,22 +287,26 @@ fn run_lab(args: &SimulateOptions) -> anyhow::Result<ExitCode> {
     cfg.validate()?;
     let dir = &args.output;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut outs = Vec::new();
+    let mut files = Vec::new();
     for i in 0..=cfg.receivers {
-        let path = dir.join(sim::LabConfig::file_name(i));
-        let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        outs.push(BufWriter::with_capacity(1 << 18, f));
+        files.push(AtomicFile::create(&dir.join(sim::LabConfig::file_name(i)))?);
     }
+    let outs = files
+        .iter_mut()
+        .map(AtomicFile::writer)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let truth = sim::generate_lab(&cfg, outs)
         .with_context(|| format!("cannot write the lab in {}", dir.display()))?;
+    for f in files {
+        f.commit()?;
+    }
     let mut json = serde_json::to_string_pretty(&truth)?;
     json.push('\n');
     let truth_path = args
         .truth
         .clone()
         .unwrap_or_else(|| dir.join("lab.truth.json"));
-    std::fs::write(&truth_path, json)
-        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    write_atomic(&truth_path, json.as_bytes())?;
     let packets: u64 = truth.nodes.iter().map(|n| n.packets).sum();
     println!(
         "wrote a lab of {} nodes ({packets} packets) in {}; truth in {}",
@@ -324,16 +328,13 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         .truth
         .clone()
         .unwrap_or_else(|| default_truth_path(&args.output));
-    let file = File::create(&args.output)
-        .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let truth = sim::generate(&cfg, BufWriter::with_capacity(1 << 20, file))
+    let mut file = AtomicFile::create(&args.output)?;
+    let truth = sim::generate(&cfg, file.writer()?)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
+    file.commit()?;
     let mut json = serde_json::to_string_pretty(&truth)?;
     json.push('\n');
-    let mut tf = File::create(&truth_path)
-        .with_context(|| format!("cannot create {}", truth_path.display()))?;
-    tf.write_all(json.as_bytes())
-        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    write_atomic(&truth_path, json.as_bytes())?;
     println!(
         "wrote {} packets over {:.3} s to {} ({}, {}); truth in {}",
         truth.packets,

@@ -103,6 +103,62 @@ pub fn parse_size_bytes(text: &str) -> Result<f64, String> {
     Ok(value * factor)
 }
 
+/// The largest rate any option takes: 10 Gb/s, in kb/s.
+pub const MAX_RATE_KBPS: f64 = 1e7;
+
+/// A rate more than 0 and at most 10 Gb/s (`--stream-rate`, `plan --rate`).
+pub fn parse_positive_rate_kbps(text: &str) -> Result<f64, String> {
+    let v = parse_rate_kbps(text)?;
+    if !(v > 0.0 && v <= MAX_RATE_KBPS) {
+        return Err(format!(
+            "'{text}': the rate must be more than 0 and at most 10Gbps, e.g. 360kbps"
+        ));
+    }
+    Ok(v)
+}
+
+/// A duration more than 0 and at most 1 day.
+pub fn parse_positive_duration_s(text: &str) -> Result<f64, String> {
+    let v = parse_duration_s(text)?;
+    if !(v > 0.0 && v <= 86_400.0) {
+        return Err(format!(
+            "'{text}': the duration must be more than 0 s and at most 24 h, e.g. 20s"
+        ));
+    }
+    Ok(v)
+}
+
+/// A series window: an exact multiple of the 0.1 s bin from 0.1 s to 1 h. Nothing is
+/// rounded: 0.15 is refused rather than made 0.2.
+pub fn parse_window(text: &str) -> Result<f64, String> {
+    let s = parse_duration_s(text)?;
+    let tenths = s * 10.0;
+    let whole = tenths.round();
+    if !(1.0..=36_000.0).contains(&whole) || (tenths - whole).abs() > 1e-6 {
+        return Err(format!(
+            "'{text}': the window must be a multiple of 0.1 s from 0.1 s to 1 h, e.g. 0.5 or 2s"
+        ));
+    }
+    Ok(whole / 10.0)
+}
+
+/// A fraction from 0 to 1 inclusive: `0.2` or `20%`.
+pub fn parse_unit_fraction(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let (number, divisor) = match trimmed.strip_suffix('%') {
+        Some(n) => (n.trim(), 100.0),
+        None => (trimmed, 1.0),
+    };
+    let value = number
+        .parse::<f64>()
+        .map_err(|_| format!("'{text}' is not a number (use 0.2 or 20%)"))?
+        / divisor;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("'{text}': must be from 0 to 1 (0 % to 100 %)"));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +186,28 @@ mod tests {
         assert_eq!(parse_duration_s("1h"), Ok(3600.0));
         assert_eq!(parse_duration_s("7"), Ok(7.0));
         assert!(parse_duration_s("3 weeks").is_err());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_window("0.5"), Ok(0.5));
+        assert_eq!(parse_window("2s"), Ok(2.0));
+        assert_eq!(parse_window("0.3"), Ok(0.3));
+        assert!(parse_window("0.15")
+            .unwrap_err()
+            .contains("multiple of 0.1 s"));
+        assert!(parse_window("0").is_err());
+        assert!(parse_window("2h").is_err());
+        assert!(parse_positive_rate_kbps("0kbps")
+            .unwrap_err()
+            .contains("more than 0"));
+        assert!(parse_positive_rate_kbps("20Gbps").is_err());
+        assert_eq!(parse_positive_rate_kbps("360kbps"), Ok(360.0));
+        assert!(parse_positive_duration_s("0").is_err());
+        assert_eq!(parse_unit_fraction("20%"), Ok(0.2));
+        assert!(parse_unit_fraction("2")
+            .unwrap_err()
+            .contains("from 0 to 1"));
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //! files with both values fixed, or warns when the input cannot be read twice).
 
 pub mod classify;
+pub mod conns;
 pub(crate) mod fragments;
 pub(crate) mod names;
 pub mod pairs;
@@ -93,6 +94,8 @@ pub struct TableConfig {
     pub warmup_records: usize,
     /// Most timeline bins (bounds memory when timestamps are far apart).
     pub max_bins: usize,
+    /// Most 5-tuple flows tracked for `--flows` ([`conns`]); 0 (the default) tracks none.
+    pub max_conns: usize,
 }
 
 impl Default for TableConfig {
@@ -106,6 +109,7 @@ impl Default for TableConfig {
             max_pairs: 262_144,
             warmup_records: 200_000,
             max_bins: 1_000_000,
+            max_conns: 0,
         }
     }
 }
@@ -187,6 +191,7 @@ pub struct Table {
     self_traffic: SelfTraffic,
     timeline: Timeline,
     loopback: LoopbackFlows,
+    conns: conns::Conns,
 }
 
 /// Packets and IP bytes of a host's traffic with itself.
@@ -202,6 +207,7 @@ impl Table {
         let warmup = Warmup::new(cfg.given, cfg.pinned, cfg.warmup_records);
         let timeline = Timeline::new(cfg.bin_ns, cfg.window_ns, cfg.max_bins);
         let loopback = LoopbackFlows::new(cfg.bin_ns, cfg.max_bins);
+        let conns = conns::Conns::new(cfg.max_conns);
         Table {
             cfg,
             span: None,
@@ -214,6 +220,7 @@ impl Table {
             self_traffic: SelfTraffic::default(),
             timeline,
             loopback,
+            conns,
         }
     }
 
@@ -264,6 +271,7 @@ impl Table {
         if !matches!(p.frag, Frag::Whole) {
             self.counts.fragments += 1;
         }
+        self.conns.add(p);
         let (lo_src, lo_dst) = (p.src.is_loopback(), p.dst.is_loopback());
         if lo_src && lo_dst {
             if let Transport::Tcp { .. } = p.transport {
@@ -404,6 +412,7 @@ impl Table {
             player_ports: self.cfg.player_ports,
             provisional_local: provisional.map(|p| p.local),
             needs_second_pass,
+            conns: self.conns.finish(),
         }
     }
 }
@@ -524,6 +533,8 @@ pub struct Finished {
     /// The timeline was classified with a provisional local host or threshold that the whole
     /// capture contradicts; it is exact only after a second pass with both fixed.
     pub needs_second_pass: bool,
+    /// The 5-tuple flows, when `TableConfig::max_conns` asked for them.
+    pub conns: conns::ConnsFinished,
 }
 
 #[cfg(test)]

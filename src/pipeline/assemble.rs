@@ -186,6 +186,7 @@ pub fn analysis_and_report(
         warnings: warnings.iter().map(ToString::to_string).collect(),
         dropped_by_kernel: None,
         dropped_by_interface: None,
+        duplicates: (stats.duplicates > 0).then_some(stats.duplicates),
     };
     let local = local_section(&fin);
     let sizes = sizes::sizes(&fin);
@@ -205,6 +206,7 @@ pub fn analysis_and_report(
         video_packets_out: traffic.video.packets_out,
         largest_udp_payload: fin.hist.cells().last().map(|(size, _)| *size),
         passes,
+        flows: fin.conns.export(fin.threshold),
     };
     let application = identify::identify(findings);
     let verdict = verdict::verdict(&verdict_features(&fin, &traffic, &peers, application.name));
@@ -236,6 +238,7 @@ pub fn analysis_and_report(
             kind: verdict.kind.to_string(),
             reasons: verdict.reasons.iter().map(ToString::to_string).collect(),
         }),
+        anonymized: None,
     };
     (analysis, report)
 }

@@ -42,13 +42,25 @@ fn one_pass(
         .iter()
         .map(|f| f.progress().1)
         .sum::<Option<u64>>();
-    progress.start(total);
+    let names: Vec<&str> = paths
+        .iter()
+        .map(|p| if p == "-" { "stdin" } else { p.as_str() })
+        .collect();
+    progress.start(&names.join(", "), total);
     let counters: Vec<_> = merged
         .files()
         .iter()
         .map(|f| f.progress_counter())
         .collect();
-    let tick = || progress.advance(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum());
+    // Both paths tick every TICK_PACKETS packets.
+    let mut ticks: u64 = 0;
+    let mut tick = || {
+        ticks += 1;
+        progress.advance(
+            counters.iter().map(|c| c.load(Ordering::Relaxed)).sum(),
+            ticks * stream::TICK_PACKETS,
+        );
+    };
     let parallel =
         !cfg.sequential && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     let pass = if parallel {
@@ -72,10 +84,12 @@ fn one_pass(
 /// Told how far a pass over files has got. The library never draws anything: the CLI
 /// implements this with a progress bar on a terminal.
 pub trait Progress: Sync {
-    /// A pass starts; `total_bytes` when every input's size is known.
-    fn start(&self, total_bytes: Option<u64>);
-    /// Bytes read so far in this pass (called every few tens of thousands of packets).
-    fn advance(&self, bytes: u64);
+    /// A pass over `names` (the inputs, `stdin` for `-`) starts; `total_bytes` when every
+    /// input's size is known.
+    fn start(&self, names: &str, total_bytes: Option<u64>);
+    /// Bytes of input and packets read so far in this pass (called every few tens of
+    /// thousands of packets).
+    fn advance(&self, bytes: u64, packets: u64);
     /// The pass ended.
     fn finish(&self);
 }
@@ -85,8 +99,8 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 
 impl Progress for NoProgress {
-    fn start(&self, _: Option<u64>) {}
-    fn advance(&self, _: u64) {}
+    fn start(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64, _: u64) {}
     fn finish(&self) {}
 }
 
@@ -101,7 +115,10 @@ pub fn analyze_files(
     let (mut pass, mut stats, mut problems) = one_pass(paths, cfg, progress)?;
     let mut passes = 1;
     if pass.fin.needs_second_pass {
-        if paths.iter().any(|p| p == "-") {
+        if stats.interrupted {
+            // A second pass would stop at once: the first pass's timeline is what there is.
+            problems.push(Warning::Source("the series, stream rate, buffer and continuity were classified with a provisional local host/threshold that the capture read contradicts; the reading was interrupted, so there is no second pass and they are approximate (give --local and --video-min to make them exact)".into()));
+        } else if paths.iter().any(|p| p == "-") {
             problems.push(Warning::ApproximateTimeline);
         } else if let Some(pinned) = pass.fin.decision() {
             // Pass 2 classifies with the decision pass 1 settled on; what the user gave stays

@@ -74,4 +74,6 @@ pub struct Analysis {
     pub largest_udp_payload: Option<u32>,
     /// Times the input was read (1, or 2 when the warm-up's provisional decision was wrong).
     pub passes: u32,
+    /// The 5-tuple flows (`--flows`), when `TableConfig::max_conns` asked for them.
+    pub flows: crate::flow::conns::Flows,
 }

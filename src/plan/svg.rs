@@ -5,15 +5,21 @@
 //! - right: server capacity needed against stream rate for the plan's users and population,
 //!   with the chosen rate and the largest P2P-only rate marked.
 //!
-//! A panel is drawn only when its inputs are there. Text is emitted as SVG `<text>` and laid out
-//! by the viewer (plotters is built without fonts).
+//! A panel is drawn only when its inputs are there; panels are stacked, each the size of a
+//! report figure and in its style (title and a legend for every mark above the plot, the one
+//! palette, fonts and tick formatting of [`crate::report::svg::style`]). Text is emitted as
+//! SVG `<text>` and laid out by the viewer (plotters is built without fonts).
 
 use std::io::{self, Write};
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{efficiency, server_kbps, Plan};
-use crate::report::svg::style::rate_unit;
+use crate::report::svg::style::{
+    header, rate_unit, tick, Swatch, ALERT, CUMULATIVE, DOWN, FONT, HEIGHT, LABEL_SIZE, MARGIN,
+    NOTE_SIZE, WIDTH, X_LABEL_AREA, Y_LABEL_AREA,
+};
 
 /// Why the figure could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +45,14 @@ fn draw_err<E: std::fmt::Debug>(err: E) -> SvgError {
     }
 }
 
-const PANEL_W: u32 = 640;
-const PANEL_H: u32 = 440;
+impl From<crate::report::svg::SvgError> for SvgError {
+    fn from(e: crate::report::svg::SvgError) -> Self {
+        SvgError::Draw {
+            message: e.to_string(),
+        }
+    }
+}
+
 const SAMPLES: usize = 200;
 
 /// True when the efficiency panel can be drawn.
@@ -61,10 +73,10 @@ pub fn write<W: Write>(plan: &Plan, mut out: W) -> Result<(), SvgError> {
     }
     let mut svg = String::new();
     {
-        let width = PANEL_W * panels as u32;
-        let root = SVGBackend::with_string(&mut svg, (width, PANEL_H)).into_drawing_area();
+        let height = HEIGHT * panels as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let areas = root.split_evenly((1, panels));
+        let areas = root.split_evenly((panels, 1));
         let mut areas = areas.iter();
         if let Some(buffer) = plan.buffer_bytes {
             if let Some(area) = areas.next() {
@@ -82,8 +94,8 @@ pub fn write<W: Write>(plan: &Plan, mut out: W) -> Result<(), SvgError> {
     Ok(())
 }
 
-fn draw_efficiency<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+fn draw_efficiency(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
     buffer: f64,
     chunk: Option<f64>,
 ) -> Result<(), SvgError> {
@@ -103,17 +115,34 @@ fn draw_efficiency<DB: DrawingBackend>(
         buffer / 1024.0,
         buffer / 1e6
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
+    let mut legend = vec![(
+        Swatch::Line(DOWN.stroke_width(2)),
+        "efficiency for this buffer".to_string(),
+    )];
+    if chunk.is_some() {
+        legend.push((
+            Swatch::Fill(ALERT.filled()),
+            "the chunk size given".to_string(),
+        ));
+    }
+    let area = header(area, &title, &legend)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(MARGIN)
+        .margin_top(8)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d((lo_kib..hi_kib).log_scale(), 0.0_f64..100.0)
         .map_err(draw_err)?;
     chart
         .configure_mesh()
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
         .x_desc("chunk size (KiB, log scale)")
         .y_desc("efficiency 1 − 1/chunks (%)")
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style((FONT, NOTE_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
         .map_err(draw_err)?;
     let ratio = (hi_kib / lo_kib).ln();
@@ -123,22 +152,22 @@ fn draw_efficiency<DB: DrawingBackend>(
         (kib, efficiency(chunks) * 100.0)
     });
     chart
-        .draw_series(LineSeries::new(curve, BLUE.stroke_width(2)))
+        .draw_series(LineSeries::new(curve, DOWN.stroke_width(2)))
         .map_err(draw_err)?;
     if let Some(c) = chunk {
         let kib = c / 1024.0;
         if kib >= lo_kib && kib <= hi_kib {
             let eff = efficiency(buffer / c) * 100.0;
             chart
-                .draw_series(std::iter::once(Circle::new((kib, eff), 5, RED.filled())))
+                .draw_series(std::iter::once(Circle::new((kib, eff), 5, ALERT.filled())))
                 .map_err(draw_err)?;
         }
     }
     Ok(())
 }
 
-fn draw_server<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+fn draw_server(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
     users: u64,
     mean_supply_kbps: f64,
     rate: Option<f64>,
@@ -154,17 +183,40 @@ fn draw_server<DB: DrawingBackend>(
         "Server capacity needed, {users} users, peers give {:.0} kb/s each",
         mean_supply_kbps
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
+    let mut legend = vec![
+        (
+            Swatch::Line(DOWN.stroke_width(2)),
+            "server capacity needed at each stream rate".to_string(),
+        ),
+        (
+            Swatch::Fill(CUMULATIVE.filled()),
+            "the largest rate the peers alone carry".to_string(),
+        ),
+    ];
+    if rate.is_some() {
+        legend.push((
+            Swatch::Fill(ALERT.filled()),
+            "the stream rate given".to_string(),
+        ));
+    }
+    let area = header(area, &title, &legend)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(MARGIN)
+        .margin_top(8)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(0.0..x_max / xs, 0.0..(y_max_kbps / ys) * 1.05)
         .map_err(draw_err)?;
     chart
         .configure_mesh()
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
         .x_desc(format!("stream rate ({xu})"))
         .y_desc(format!("server capacity ({yu})"))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style((FONT, NOTE_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
         .map_err(draw_err)?;
     let curve = (0..=SAMPLES).map(|i| {
@@ -175,14 +227,14 @@ fn draw_server<DB: DrawingBackend>(
         )
     });
     chart
-        .draw_series(LineSeries::new(curve, BLUE.stroke_width(2)))
+        .draw_series(LineSeries::new(curve, DOWN.stroke_width(2)))
         .map_err(draw_err)?;
     // The largest rate the peers alone carry: where the curve leaves 0.
     chart
         .draw_series(std::iter::once(Circle::new(
             (mean_supply_kbps / xs, 0.0),
             4,
-            BLACK.filled(),
+            CUMULATIVE.filled(),
         )))
         .map_err(draw_err)?;
     if let Some(r) = rate {
@@ -191,7 +243,7 @@ fn draw_server<DB: DrawingBackend>(
             .draw_series(std::iter::once(Circle::new(
                 (r / xs, s / ys),
                 5,
-                RED.filled(),
+                ALERT.filled(),
             )))
             .map_err(draw_err)?;
     }

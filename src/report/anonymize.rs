@@ -8,6 +8,11 @@
 //! report is scanned for IPv4 and IPv6 addresses (fields such as `local.how` name addresses in
 //! prose), and nothing else changes — sizes, rates, shares and the order of lists stay as they
 //! were.
+//!
+//! Loopback addresses (127.0.0.0/8, ::1) stay as they are: they name no host, and a reader
+//! needs to recognise the local player's traffic. An anonymised report says so in
+//! `anonymized` ([`Anonymized`]), with a fingerprint of the key — never the key itself — so two
+//! reports can be seen to share pseudonyms.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -17,7 +22,12 @@ use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::Aes128;
 use serde_json::Value;
 
-use super::Report;
+use super::{Anonymized, Report};
+
+/// The method named in `anonymized.method`.
+pub const METHOD: &str = "crypto-pan";
+/// The block whose encryption, with the pad's, makes the key fingerprint.
+const FINGERPRINT_BLOCK: [u8; 16] = *b"peerscope-key-fp";
 
 /// A Crypto-PAn key: 16 bytes of AES key and 16 bytes from which the pad is made.
 pub const KEY_BYTES: usize = 32;
@@ -103,8 +113,34 @@ impl Anonymizer {
         (addr ^ flips) >> shift
     }
 
-    /// The pseudonym of an address.
+    /// A fingerprint of the key: 16 hex digits of AES-128 under the key of a constant block
+    /// XOR the same of the pad. It tells keys apart and reveals nothing about them.
+    pub fn fingerprint(&self) -> String {
+        let mut a = GenericArray::clone_from_slice(&FINGERPRINT_BLOCK);
+        self.cipher.encrypt_block(&mut a);
+        let mut b = GenericArray::clone_from_slice(&self.pad);
+        self.cipher.encrypt_block(&mut b);
+        a.iter()
+            .zip(b.iter())
+            .take(8)
+            .map(|(x, y)| format!("{:02x}", x ^ y))
+            .collect()
+    }
+
+    /// What an anonymised report says about its anonymisation.
+    pub fn section(&self) -> Anonymized {
+        Anonymized {
+            method: METHOD.to_string(),
+            key_fingerprint: self.fingerprint(),
+            loopback_kept: true,
+        }
+    }
+
+    /// The pseudonym of an address (a loopback address is its own).
     pub fn address(&mut self, ip: IpAddr) -> IpAddr {
+        if ip.is_loopback() {
+            return ip;
+        }
         if let Some(&p) = self.cache.get(&ip) {
             return p;
         }
@@ -163,11 +199,13 @@ impl Anonymizer {
         }
     }
 
-    /// An anonymised copy of a report.
+    /// An anonymised copy of a report, saying so in `anonymized`.
     pub fn report(&mut self, report: &Report) -> Result<Report, serde_json::Error> {
         let mut v = serde_json::to_value(report)?;
         self.value(&mut v);
-        serde_json::from_value(v)
+        let mut r: Report = serde_json::from_value(v)?;
+        r.anonymized = Some(self.section());
+        Ok(r)
     }
 }
 
@@ -230,12 +268,32 @@ mod tests {
     fn text_replaces_addresses_in_prose() {
         let mut a = Anonymizer::new(&KEY);
         let t = a.text(
-            "runner-up 128.11.68.132 with 3; flow 127.0.0.1:8902 -> 127.0.0.1:5000, at 12.5 s",
+            "runner-up 128.11.68.132 with 3; flow 192.0.2.7:8902 -> 127.0.0.1:5000, at 12.5 s",
         );
         assert!(t.contains("135.242.180.132 with 3"), "{t}");
-        assert!(!t.contains("127.0.0.1"), "{t}");
+        assert!(!t.contains("192.0.2.7"), "{t}");
+        assert!(t.contains("127.0.0.1:5000"), "loopback kept: {t}");
         assert!(t.contains("at 12.5 s"), "{t}");
         assert!(t.contains(":8902 -> "), "{t}");
+    }
+
+    #[test]
+    fn loopback_is_kept_and_the_fingerprint_is_not_the_key() {
+        let key = [7u8; KEY_BYTES];
+        let mut a = Anonymizer::new(&key);
+        for ip in ["127.0.0.1", "127.3.4.5", "::1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(a.address(ip), ip);
+        }
+        assert_ne!(
+            a.address("192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+        let fp = a.fingerprint();
+        assert_eq!(fp.len(), 16);
+        assert!(!fp.contains("0707"));
+        assert_eq!(fp, Anonymizer::new(&key).fingerprint());
+        assert_ne!(fp, Anonymizer::new(&[8u8; KEY_BYTES]).fingerprint());
     }
 
     #[test]

@@ -249,12 +249,31 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
 }
 
-/// Writes a self-contained `index.html`: the tables of `compare.json` and the figures.
-pub fn write_html<W: Write>(c: &Compare, mut out: W) -> io::Result<()> {
+/// The page's style: one look with the report page; cells of addresses, sizes and numbers
+/// never wrap inside a token; lines and shades stay visible in print.
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1200px}\
+table{border-collapse:collapse;margin:0.5em 0 1.5em}\
+td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}td{white-space:nowrap}\
+th{background:#eee;vertical-align:bottom}td:first-child,th:first-child{text-align:left}\
+td.text{text-align:left;white-space:normal}.src{font-weight:bold}\
+figure{margin:1em 0}figure svg{max-width:100%;height:auto}\
+figcaption{color:#444;font-size:0.9em}\
+section.node{border-top:1px solid #bbb;margin-top:1.5em}\
+@media print{body{margin:0;color:#000}th{background:#ddd;-webkit-print-color-adjust:exact;print-color-adjust:exact}\
+td,th{border-color:#666}svg{-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
+
+/// Writes a self-contained `index.html`: the tables of `compare.json`, a section per node with
+/// units and continuity, and the figures inline (`figures`: file name and SVG text, in the
+/// order of `c.figures`), so the page needs no other file.
+pub fn write_html<W: Write>(
+    c: &Compare,
+    figures: &[(String, String)],
+    mut out: W,
+) -> io::Result<()> {
     let e = escape;
     writeln!(
         out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>peerscope compare: {}</title>\n<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#eee}}td:first-child{{text-align:left}}.src{{font-weight:bold}}</style></head><body>",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>peerscope compare: {}</title>\n<style>{STYLE}</style></head><body>",
         e(&c.source)
     )?;
     writeln!(
@@ -267,56 +286,36 @@ pub fn write_html<W: Write>(c: &Compare, mut out: W) -> io::Result<()> {
     let s = &c.summary;
     writeln!(
         out,
-        "<h2>Summary</h2><table><tr><th>source upload kb/s</th><th>receivers</th><th>mean download kb/s</th><th>mean upload kb/s</th><th>mean playback delay s</th></tr><tr><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        "<h2>Summary</h2><table><tr><th>source upload (kb/s)</th><th>receivers</th><th>mean download (kb/s)</th><th>mean upload (kb/s)</th><th>mean playback delay (s)</th></tr><tr><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
         s.source_upload_kbps,
         s.receivers,
         opt(s.mean_receiver_download_kbps, 1),
         opt(s.mean_receiver_upload_kbps, 1),
         opt(s.mean_playback_delay_s, 3)
     )?;
-    writeln!(out, "<h2>Nodes</h2><table><tr><th>node</th><th>ip</th><th>files</th><th>down kb/s</th><th>up kb/s</th><th>video down</th><th>video up</th><th>delay median s</th><th>p10</th><th>p90</th><th>matched</th><th>method</th><th>note</th></tr>")?;
+    writeln!(out, "<h2>Nodes</h2><table><tr><th>node</th><th>ip</th><th>down (kb/s)</th><th>up (kb/s)</th><th>video down (kb/s)</th><th>video up (kb/s)</th><th>delay median (s)</th><th>matched (%)</th><th>method</th><th>continuity (%)</th></tr>")?;
     for n in &c.nodes {
         let d = &n.playback_delay;
         writeln!(
             out,
-            "<tr{}><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{}><td><a href=\"#node-{}\">{}</a></td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             if n.role == NodeRole::Source { " class=\"src\"" } else { "" },
-            e(&n.report),
+            e(&n.name),
             e(&n.name),
             e(n.ip.as_deref().unwrap_or("?")),
-            e(&n.files.join(", ")),
             n.download_kbps,
             n.upload_kbps,
             n.video.download_kbps,
             n.video.upload_kbps,
             opt(d.median_s, 3),
-            opt(d.p10_s, 3),
-            opt(d.p90_s, 3),
             opt(d.matched_share.map(|x| x * 100.0), 1),
             e(d.method.map_or("–", DelayMethod::as_str)),
-            e(d.reason.as_deref().unwrap_or(""))
-        )?;
-    }
-    writeln!(out, "</table>")?;
-    writeln!(out, "<h2>Table 1 rows</h2><table><tr><th>node</th><th>buffer s</th><th>playout delay s</th><th>start-up delay s</th><th>data rate kb/s</th><th>pull/push</th><th>tree/mesh</th><th>peers</th></tr>")?;
-    for n in &c.nodes {
-        let r = &n.summary;
-        writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&n.name),
-            opt(r.buffer_s, 1),
-            opt(r.playout_delay_s, 1),
-            opt(r.startup_delay_s, 1),
-            opt(r.data_rate_kbps, 1),
-            e(&r.pull_push),
-            e(&r.tree_mesh),
-            r.peers
+            opt(n.continuity.map(|x| x * 100.0), 2),
         )?;
     }
     writeln!(out, "</table>")?;
     if !c.runs.is_empty() {
-        writeln!(out, "<h2>Continuity against input rate</h2><table><tr><th>run</th><th>input kb/s</th><th>continuity %</th><th>stalls</th><th>file</th></tr>")?;
+        writeln!(out, "<h2>Continuity against input rate</h2><table><tr><th>run</th><th>input (kb/s)</th><th>continuity (%)</th><th>stalls</th><th>file</th></tr>")?;
         for r in &c.runs {
             writeln!(
                 out,
@@ -330,11 +329,75 @@ pub fn write_html<W: Write>(c: &Compare, mut out: W) -> io::Result<()> {
         }
         writeln!(out, "</table>")?;
     }
-    if !c.figures.is_empty() {
+    if !figures.is_empty() {
         writeln!(out, "<h2>Figures</h2>")?;
-        for f in &c.figures {
-            writeln!(out, "<p><img src=\"{}\" alt=\"{}\"></p>", e(f), e(f))?;
+        for (name, svg) in figures {
+            // The figure's own XML declaration is dropped: the SVG is part of the page.
+            let body = svg
+                .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                .unwrap_or(svg);
+            writeln!(
+                out,
+                "<figure id=\"fig-{}\">{}<figcaption>{}</figcaption></figure>",
+                e(name),
+                body.trim(),
+                e(name)
+            )?;
         }
+    }
+    writeln!(out, "<h2>Per node</h2>")?;
+    for n in &c.nodes {
+        let d = &n.playback_delay;
+        let r = &n.summary;
+        writeln!(
+            out,
+            "<section class=\"node\" id=\"node-{}\"><h3>{} ({})</h3>",
+            e(&n.name),
+            e(&n.name),
+            e(n.role.as_str())
+        )?;
+        writeln!(
+            out,
+            "<table><tr><th>address</th><td>{}</td></tr><tr><th>files</th><td class=\"text\">{}</td></tr><tr><th>duration (s)</th><td>{:.1}</td></tr><tr><th>download / upload (kb/s)</th><td>{:.1} / {:.1}</td></tr><tr><th>video download / upload (kb/s)</th><td>{:.1} / {:.1}</td></tr><tr><th>playback delay behind the source (s)</th><td>{}</td></tr><tr><th>continuity (%)</th><td>{}</td></tr><tr><th>buffer (s)</th><td>{}</td></tr><tr><th>playout delay (s)</th><td>{}</td></tr><tr><th>start-up delay (s)</th><td>{}</td></tr><tr><th>data rate (kb/s)</th><td>{}</td></tr><tr><th>pull/push, tree/mesh</th><td>{}, {}</td></tr><tr><th>peers</th><td>{}</td></tr></table>",
+            e(n.ip.as_deref().unwrap_or("?")),
+            e(&n.files.join(", ")),
+            n.duration_s,
+            n.download_kbps,
+            n.upload_kbps,
+            n.video.download_kbps,
+            n.video.upload_kbps,
+            match (d.median_s, &d.reason) {
+                (Some(_), _) => format!(
+                    "{} (p10 {}, p90 {})",
+                    opt(d.median_s, 3),
+                    opt(d.p10_s, 3),
+                    opt(d.p90_s, 3)
+                ),
+                (None, Some(why)) => format!("– ({})", e(why)),
+                (None, None) => "–".to_string(),
+            },
+            opt(n.continuity.map(|x| x * 100.0), 2),
+            opt(r.buffer_s, 1),
+            opt(r.playout_delay_s, 1),
+            opt(r.startup_delay_s, 1),
+            opt(r.data_rate_kbps, 1),
+            e(&r.pull_push),
+            e(&r.tree_mesh),
+            r.peers
+        )?;
+        if !n.warnings.is_empty() {
+            writeln!(out, "<ul>")?;
+            for w in &n.warnings {
+                writeln!(out, "<li>{}</li>", e(w))?;
+            }
+            writeln!(out, "</ul>")?;
+        }
+        writeln!(
+            out,
+            "<p>Its report: <a href=\"{}\">{}</a></p></section>",
+            e(&n.report),
+            e(&n.report)
+        )?;
     }
     if !c.warnings.is_empty() {
         writeln!(out, "<h2>Warnings</h2><ul>")?;

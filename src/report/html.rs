@@ -130,9 +130,10 @@ fn bytes(v: u64) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:0 auto;max-width:960px;padding:0 16px 40px;color:#222;line-height:1.4}
 h1{font-size:1.5em;margin-bottom:0.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:0.5em 0;font-size:0.92em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f2f2f2}tr.this td{font-weight:bold;background:#eef5fb}td.num{text-align:right}
+th{background:#f2f2f2}tr.this td{font-weight:bold;background:#eef5fb}td.num{text-align:right;white-space:nowrap}
 figure{margin:1.2em 0}figure svg{max-width:100%;height:auto;border:1px solid #ddd}figcaption{font-size:0.9em;color:#444}
-.note{color:#555;font-size:0.9em}ul.warnings li{color:#8a3b00}code{overflow-wrap:anywhere}";
+.note{color:#555;font-size:0.9em}ul.warnings li{color:#8a3b00}code{white-space:nowrap}
+@media print{th,tr.this td{-webkit-print-color-adjust:exact;print-color-adjust:exact}figure svg{border-color:#999}}";
 
 /// Writes the page for `report` with its `figures` (from [`super::svg::render`]) inline.
 pub fn write<W: Write>(report: &Report, figures: &[Figure], mut out: W) -> io::Result<()> {

@@ -47,6 +47,22 @@ pub struct Report {
     /// What kind of traffic this is, with the reasons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<VerdictSection>,
+    /// Present when every address was replaced by a pseudonym (`--anonymize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymized: Option<Anonymized>,
+}
+
+/// `anonymized`: the report's addresses are keyed pseudonyms (see `report::anonymize`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Anonymized {
+    /// `crypto-pan` (prefix-preserving).
+    pub method: String,
+    /// 16 hex digits that tell keys apart (not the key): reports with the same fingerprint
+    /// share pseudonyms.
+    pub key_fingerprint: String,
+    /// Loopback addresses (127.0.0.0/8, ::1) were left as they are.
+    pub loopback_kept: bool,
 }
 
 /// `application`: the application identified from headers and behaviour, never from ports
@@ -112,6 +128,11 @@ pub struct Capture {
     pub dropped_by_kernel: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped_by_interface: Option<u64>,
+    /// Records dropped as copies of a frame just read on another interface of the same
+    /// pcapng (same network-layer bytes within 10 µs, like `editcap -d`), not counted in
+    /// `packets`; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
 }
 
 /// `local`: the vantage point.

@@ -6,6 +6,13 @@
 //! every record before the cut and sets `truncated`; a record that claims an impossible length
 //! stops the reading there (nothing after it can be trusted) with a warning. Only a file from
 //! which no header can be read is an error ([`SourceError`]).
+//!
+//! A gzip, zstd or xz stream is recognised by its magic bytes and decompressed on its own
+//! thread ([`super::compressed`]); progress then counts compressed bytes, as the file size
+//! does. The reader stops cleanly at the next record when a signal asked it to
+//! ([`super::interrupt`]). In a pcapng file with several interfaces, a frame read again on
+//! another interface within [`DUP_WINDOW_NS`] (the same network-layer bytes) is dropped and
+//! counted in `duplicates`, as `editcap -d` would.
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};
@@ -16,8 +23,17 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-use super::{RawPacket, SourceError, SourceStats};
+use super::compressed::{Compression, Threaded};
+use super::{interrupt, linktype, RawPacket, SourceError, SourceStats};
 use crate::time::Timestamp;
+
+/// Frames with the same bytes on two interfaces of one pcapng are one frame when their times
+/// are this close (ns). One frame reaches every packet socket with the one timestamp the
+/// kernel gave it (`dev_queue_xmit_nit`, `__netif_receive_skb`); 10 µs leaves room for
+/// rounding and clock reads, and is far below the gap between two sends of the same bytes.
+pub const DUP_WINDOW_NS: i64 = 10_000;
+/// Recent frames remembered for duplicate detection (bounded memory: a fixed ring).
+const DUP_RING: usize = 64;
 
 /// Size of the reader's buffer: large reads keep system calls off the profile.
 const BUFFER_BYTES: usize = 1 << 20;
@@ -81,7 +97,74 @@ pub struct CaptureFile {
     /// The last plausible timestamp given out (none yet at the start).
     last_ts: Option<Timestamp>,
     stats: SourceStats,
+    dedup: Dedup,
     done: bool,
+    /// The end-of-input warnings were written.
+    closed: bool,
+}
+
+/// One frame remembered for duplicate detection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    ts_ns: i64,
+    hash: u64,
+    len: u32,
+    if_id: u32,
+    valid: bool,
+}
+
+/// The last [`DUP_RING`] frames of a multi-interface pcapng, for duplicate detection.
+#[derive(Debug, Clone)]
+struct Dedup {
+    ring: [Seen; DUP_RING],
+    next: usize,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Dedup {
+            ring: [Seen::default(); DUP_RING],
+            next: 0,
+        }
+    }
+}
+
+impl Dedup {
+    /// Whether this frame was just read on another interface; remembers it when not.
+    fn is_duplicate(&mut self, ts: Timestamp, if_id: u32, link: u16, data: &[u8]) -> bool {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        let body = match linktype::network_offset(link, data) {
+            Some(at) => &data[at..],
+            None => {
+                // An unknown link header: only the same link type can match.
+                h.write_u16(link);
+                data
+            }
+        };
+        h.write(body);
+        let hash = h.finish();
+        let len = body.len() as u32;
+        let ts_ns = ts.ns();
+        let dup = self.ring.iter().any(|s| {
+            s.valid
+                && s.if_id != if_id
+                && s.hash == hash
+                && s.len == len
+                && (s.ts_ns - ts_ns).abs() <= DUP_WINDOW_NS
+        });
+        if !dup {
+            self.ring[self.next] = Seen {
+                ts_ns,
+                hash,
+                len,
+                if_id,
+                valid: true,
+            };
+            self.next = (self.next + 1) % DUP_RING;
+        }
+        dup
+    }
 }
 
 impl std::fmt::Debug for CaptureFile {
@@ -170,7 +253,9 @@ impl CaptureFile {
             source,
         };
         if path == "-" {
-            Self::from_reader(path, Box::new(io::stdin()), None)
+            // On a thread of its own, so a signal ends the input even when the pipe is quiet.
+            let stdin = Threaded::spawn_stoppable(Box::new(io::stdin())).map_err(io_err)?;
+            Self::from_reader(path, Box::new(stdin), None)
         } else {
             let file = File::open(path).map_err(io_err)?;
             let size = file.metadata().ok().map(|m| m.len());
@@ -188,11 +273,31 @@ impl CaptureFile {
             path: name.to_string(),
             source,
         })?;
-        let format = detect_format(name, &head)?;
         let read_bytes = Arc::new(AtomicU64::new(0));
-        let counting = Counting {
+        let compression = Compression::detect(&head);
+        // Read as a plain capture unless it is compressed.
+        let plain_format = detect_format(name, &head);
+        // Progress counts the bytes of the input itself (compressed, when it is).
+        let counted = Counting {
             inner: Cursor::new(head).chain(input),
             count: Arc::clone(&read_bytes),
+        };
+        let (format, counting): (FileFormat, Box<dyn Read + Send>) = match compression {
+            None => (plain_format?, Box::new(counted)),
+            Some(c) => {
+                let label = format!("{name} ({} data)", c.name());
+                let bad = |e: io::Error| SourceError::BadHeader {
+                    path: label.clone(),
+                    detail: e.to_string(),
+                };
+                let mut stream = c
+                    .decoder(Box::new(counted))
+                    .and_then(Threaded::spawn)
+                    .map_err(bad)?;
+                let head = read_head(&mut stream, 64 * 1024).map_err(bad)?;
+                let format = detect_format(&label, &head)?;
+                (format, Box::new(Cursor::new(head).chain(stream)))
+            }
         };
         let reader = pcap_parser::create_reader(BUFFER_BYTES, counting).map_err(|e| {
             SourceError::BadHeader {
@@ -213,7 +318,9 @@ impl CaptureFile {
             total_bytes,
             last_ts: None,
             stats: SourceStats::default(),
+            dedup: Dedup::default(),
             done: false,
+            closed: false,
         })
     }
 
@@ -251,6 +358,15 @@ impl CaptureFile {
     pub fn next_packet<F: FnOnce(RawPacket<'_>)>(&mut self, f: F) -> bool {
         let mut f = Some(f);
         while !self.done {
+            if interrupt::requested() {
+                self.stats.interrupted = true;
+                let n = self.stats.packets;
+                self.warn(format!(
+                    "interrupted by a signal after {n} packets: the report covers what was read until then"
+                ));
+                self.done = true;
+                break;
+            }
             let step = match self.reader.next() {
                 Ok((offset, block)) => {
                     let emitted = handle_block(
@@ -262,6 +378,7 @@ impl CaptureFile {
                             interfaces: &mut self.interfaces,
                             ng_big_endian: &mut self.ng_big_endian,
                             stats: &mut self.stats,
+                            dedup: &mut self.dedup,
                             last_ts: &mut self.last_ts,
                             path: &self.path,
                             done: &mut self.done,
@@ -345,6 +462,16 @@ impl CaptureFile {
             }
         }
         self.stats.bytes = self.read_bytes.load(Ordering::Relaxed);
+        if !self.closed {
+            self.closed = true;
+            if self.stats.duplicates > 0 {
+                let n = self.stats.duplicates;
+                self.warn(format!(
+                    "{n} packets were read twice, on two interfaces (the same bytes within {} µs), and counted once (capture.duplicates)",
+                    DUP_WINDOW_NS / 1000
+                ));
+            }
+        }
         false
     }
 }
@@ -384,6 +511,7 @@ struct Handler<'h> {
     interfaces: &'h mut Vec<Interface>,
     ng_big_endian: &'h mut bool,
     stats: &'h mut SourceStats,
+    dedup: &'h mut Dedup,
     last_ts: &'h mut Option<Timestamp>,
     path: &'h str,
     done: &'h mut bool,
@@ -529,9 +657,15 @@ fn handle_block<F: FnOnce(RawPacket<'_>)>(
                         shifted
                     }
                 };
-                let ts = h.stamp(ts);
                 let caplen = epb.caplen as usize;
                 let data = epb.data.get(..caplen).unwrap_or(epb.data);
+                if h.interfaces.len() > 1
+                    && h.dedup.is_duplicate(ts, epb.if_id, iface.link_type, data)
+                {
+                    h.stats.duplicates += 1;
+                    return false;
+                }
+                let ts = h.stamp(ts);
                 h.note_link(iface.link_type);
                 h.stats.packets += 1;
                 if let Some(f) = f.take() {

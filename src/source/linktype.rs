@@ -37,3 +37,50 @@ pub fn name(link: u16) -> String {
         other => format!("LINKTYPE_{other}"),
     }
 }
+
+/// 802.1Q, 802.1ad and the older QinQ TPID (IEEE 802.1Q §9.6): a tag of 4 bytes follows.
+const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+
+/// Where the network layer starts in a frame of this link type (after the Ethernet header and
+/// its VLAN tags, the cooked header, the loopback family), or `None` for a link type whose
+/// header is not known here or a frame too short for it. Used to recognise one packet seen
+/// on two interfaces of different link types (`lo` and `any`).
+pub fn network_offset(link: u16, frame: &[u8]) -> Option<usize> {
+    let at = match link {
+        ETHERNET => {
+            // Destination, source, then a type or a tag (IEEE 802.3 §3.1.1).
+            let mut at = 12;
+            loop {
+                let t = frame.get(at..at + 2)?;
+                if VLAN_TPIDS.contains(&u16::from_be_bytes([t[0], t[1]])) {
+                    at += 4;
+                } else {
+                    break at + 2;
+                }
+            }
+        }
+        LINUX_SLL => 16,
+        LINUX_SLL2 => 20,
+        NULL | LOOP => 4,
+        RAW_12 | RAW_14 | RAW | IPV4 | IPV6 => 0,
+        _ => return None,
+    };
+    (at <= frame.len()).then_some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_offsets() {
+        let mut eth = vec![0u8; 12];
+        eth.extend([0x81, 0x00, 0, 5, 0x08, 0x00, 0x45]);
+        assert_eq!(network_offset(ETHERNET, &eth), Some(18));
+        assert_eq!(network_offset(ETHERNET, &eth[..13]), None);
+        assert_eq!(network_offset(LINUX_SLL2, &[0u8; 20]), Some(20));
+        assert_eq!(network_offset(LINUX_SLL2, &[0u8; 19]), None);
+        assert_eq!(network_offset(RAW, &[]), Some(0));
+        assert_eq!(network_offset(147, &[0u8; 40]), None);
+    }
+}

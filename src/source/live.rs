@@ -489,6 +489,23 @@ fn classify(interface: &str, detail: String) -> LiveError {
     }
 }
 
+/// The version of the libpcap this process runs with, read from the shared object it mapped
+/// (`/proc/self/maps`: `…/libpcap.so.1.10.3` gives `1.10.3`); `None` when it cannot be told
+/// (not Linux, or libpcap linked statically). The pcap crate does not expose
+/// `pcap_lib_version()`, and calling C directly is ruled out (`unsafe_code = "forbid"`).
+pub fn libpcap_version() -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let path = line.split_whitespace().nth(5)?;
+        let name = path.rsplit('/').next()?;
+        let version = name.strip_prefix("libpcap.so.")?;
+        version
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.')
+            .then(|| version.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

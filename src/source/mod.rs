@@ -4,11 +4,15 @@
 //! on, the captured bytes and the original length — and keeps [`SourceStats`] about what it
 //! read and what it could not. Files are read by the pure-Rust reader in [`mod@file`] (pcap in both
 //! byte orders and both precisions, pcapng with mixed link types, stdin); several files are
-//! merged in timestamp order by [`merge`]. Live interfaces are read by [`live`] (libpcap, on a
+//! merged in timestamp order by [`merge`]. Compressed files and streams (gzip, zstd, xz) are
+//! recognised by their magic bytes and decompressed on a thread of their own by
+//! [`compressed`]; a signal asks every reader to stop at its next record ([`interrupt`]). Live interfaces are read by [`live`] (libpcap, on a
 //! reader thread that also writes the pcap file). Nothing here looks inside a frame.
 
+pub mod compressed;
 pub mod file;
 pub mod filter;
+pub mod interrupt;
 pub mod linktype;
 pub mod live;
 pub mod merge;
@@ -53,6 +57,12 @@ pub struct SourceStats {
     pub skipped_blocks: u64,
     /// Packets whose interface id names no interface description.
     pub unknown_interface: u64,
+    /// pcapng records dropped because the same frame had just been read on another interface
+    /// of the file (same network-layer bytes within a few µs, like `editcap -d`); not counted
+    /// in `packets`.
+    pub duplicates: u64,
+    /// The reading stopped early because a signal asked it to ([`interrupt`]).
+    pub interrupted: bool,
     /// Human-readable warnings, each naming the file.
     pub warnings: Vec<String>,
 }
@@ -72,6 +82,8 @@ impl std::ops::AddAssign<&SourceStats> for SourceStats {
         self.backwards_timestamps += other.backwards_timestamps;
         self.skipped_blocks += other.skipped_blocks;
         self.unknown_interface += other.unknown_interface;
+        self.duplicates += other.duplicates;
+        self.interrupted |= other.interrupted;
         self.warnings.extend(other.warnings.iter().cloned());
     }
 }

@@ -59,17 +59,24 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .seconds
         .and_then(finite)
         .map(|m| m.clamp(-1e9, 1e9));
+    // The axis fits the data; the study's 60 s is a marker, drawn when it falls inside (a
+    // 13 s buffer must not hug the floor of a 70 s axis).
     let max = runs
         .iter()
         .flatten()
         .map(|p| p.1)
-        .fold(median.unwrap_or(0.0).max(STUDY_BUFFER_S), f64::max);
+        .fold(median.unwrap_or(0.0).max(1.0), f64::max);
     let min = runs
         .iter()
         .flatten()
         .map(|p| p.1)
         .fold(median.unwrap_or(0.0).min(0.0), f64::min);
-    let y_top = max * 1.2;
+    let y_top = if runs.is_empty() && median.is_none() {
+        STUDY_BUFFER_S * 1.2
+    } else {
+        max * 1.2
+    };
+    let study_inside = STUDY_BUFFER_S <= y_top;
     let y_bottom = if min < 0.0 { min * 1.1 } else { 0.0 };
     let x_end = super::time_end(report);
     let title = if runs.is_empty() {
@@ -92,7 +99,14 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     }
     legend.push((
         Swatch::Dashed(REFERENCE.stroke_width(1)),
-        "the study: about 1 min of video (SopCast 2007)".to_string(),
+        if study_inside {
+            "the study: about 1 min of video (SopCast 2007)".to_string()
+        } else {
+            format!(
+                "the study: about 1 min of video (SopCast 2007), above this axis (top {})",
+                fmt_seconds(y_top)
+            )
+        },
     ));
     legend.extend(super::stall_legend(report));
     let area = header(root, &title, &legend)?;
@@ -105,14 +119,16 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         (y_bottom, y_top),
         &mut Placer::default(),
     )?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, STUDY_BUFFER_S), (x_end, STUDY_BUFFER_S)],
-            8,
-            5,
-            REFERENCE.stroke_width(1),
-        ))
-        .map_err(draw_err)?;
+    if study_inside {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, STUDY_BUFFER_S), (x_end, STUDY_BUFFER_S)],
+                8,
+                5,
+                REFERENCE.stroke_width(1),
+            ))
+            .map_err(draw_err)?;
+    }
     if runs.is_empty() {
         let mut lines = vec!["No buffer level in the series windows.".to_string()];
         lines.extend(wrap(&report.buffer.how, 80));

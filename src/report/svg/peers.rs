@@ -20,10 +20,84 @@ use crate::report::Report;
 
 /// Most peers drawn.
 pub const TOP: usize = 20;
+/// Longest address label under a bar, in characters.
+pub const LABEL_CHARS: usize = 24;
 
-/// The figure as SVG text.
+/// The figure as SVG text. A shortened address label carries the full address in a
+/// `<title>` (shown on hover, read by screen readers).
 pub fn svg(report: &Report) -> Result<String, SvgError> {
-    super::canvas(|root| draw(root, report))
+    let mut svg = super::canvas(|root| draw(root, report))?;
+    let ranked = ranked(&report.peers.list);
+    for p in &ranked[..ranked.len().min(TOP)] {
+        let full = clean(&p.ip, 64);
+        let short = short_address(&full, LABEL_CHARS);
+        if short != full {
+            let (short, full) = (svg_escape(&short), svg_escape(&full));
+            let from = format!("\n{short}\n</text>");
+            let to = format!("\n{short}\n<title>{full}</title></text>");
+            svg = svg.replacen(&from, &to, 1);
+        }
+    }
+    Ok(svg)
+}
+
+/// Text escaped as plotters escapes `<text>` content, so a label can be found in its output.
+fn svg_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// An address cut to at most `max` characters in the middle (`2001:db8:…:beef:1`), never at
+/// the end: the start names the network, the end the host. IPv6 is cut between groups.
+pub fn short_address(ip: &str, max: usize) -> String {
+    let n = ip.chars().count();
+    if n <= max || max < 3 {
+        return ip.to_string();
+    }
+    let groups: Vec<&str> = ip.split(':').collect();
+    if groups.len() > 2 {
+        // Whole groups from both ends, alternately, while "head:…:tail" fits.
+        let (mut h, mut t) = (0usize, 0usize);
+        let len = |h: usize, t: usize| {
+            let head: usize = groups[..h].iter().map(|g| g.len() + 1).sum();
+            let tail: usize = groups[groups.len() - t..].iter().map(|g| g.len() + 1).sum();
+            head + 1 + tail
+        };
+        loop {
+            let grew_h = h + t < groups.len() && len(h + 1, t) <= max;
+            if grew_h {
+                h += 1;
+            }
+            let grew_t = h + t < groups.len() && len(h, t + 1) <= max;
+            if grew_t {
+                t += 1;
+            }
+            if !grew_h && !grew_t {
+                break;
+            }
+        }
+        if h > 0 && t > 0 && h + t < groups.len() {
+            let head = groups[..h].join(":");
+            let tail = groups[groups.len() - t..].join(":");
+            return format!("{head}:…:{tail}");
+        }
+    }
+    let keep = max - 1;
+    let head = keep.div_ceil(2);
+    let tail = keep - head;
+    let start: String = ip.chars().take(head).collect();
+    let end: String = ip.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
 }
 
 /// Writes the figure to `out`.
@@ -80,7 +154,11 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     // Room under the axis for addresses written bottom to top.
     let longest = shown
         .iter()
-        .map(|p| clean(&p.ip, 24).chars().count())
+        .map(|p| {
+            short_address(&clean(&p.ip, 64), LABEL_CHARS)
+                .chars()
+                .count()
+        })
         .max()
         .unwrap_or(0);
     let x_area = (text_width(&"0".repeat(longest), NOTE_SIZE) + 28).clamp(48, 200) as u32;
@@ -216,8 +294,29 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .transform(FontTransform::Rotate270);
     for (i, p) in shown.iter().enumerate() {
         let (x, _) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-        root.draw(&Text::new(clean(&p.ip, 24), (x, py.end + 6), label.clone()))
+        let text = short_address(&clean(&p.ip, 64), LABEL_CHARS);
+        root.draw(&Text::new(text, (x, py.end + 6), label.clone()))
             .map_err(draw_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_address;
+
+    #[test]
+    fn addresses_are_shortened_in_the_middle() {
+        assert_eq!(short_address("192.0.2.10", 24), "192.0.2.10");
+        let v6 = "2001:db8:85a3:1234:5678:8a2e:370:7334";
+        let s = short_address(v6, 24);
+        assert!(s.chars().count() <= 24, "{s}");
+        assert_eq!(s, "2001:db8:85a3:…:370:7334");
+        assert_eq!(
+            short_address("a-very-long-name-of-a-host.example", 12)
+                .chars()
+                .count(),
+            12
+        );
+    }
 }

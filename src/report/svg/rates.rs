@@ -75,24 +75,29 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     let series: [Line; 4] = [
         ("download, video", |p| p.1, DOWN.stroke_width(2)),
         ("upload, video", |p| p.3, UP.stroke_width(2)),
+        // Control dashed at nearly full strength: a pale thin line vanishes in print.
         (
             "download, control and other",
             |p| p.2,
-            DOWN.mix(0.45).stroke_width(1),
+            DOWN.mix(0.8).stroke_width(2),
         ),
         (
             "upload, control and other",
             |p| p.4,
-            UP.mix(0.45).stroke_width(1),
+            UP.mix(0.8).stroke_width(2),
         ),
     ];
+    let dashed = |name: &str| name.contains("control");
     let mut legend = Vec::new();
     if !pts.is_empty() {
-        legend.extend(
-            series
-                .iter()
-                .map(|(name, _, style)| (Swatch::Line(*style), (*name).to_string())),
-        );
+        legend.extend(series.iter().map(|(name, _, style)| {
+            let swatch = if dashed(name) {
+                Swatch::Dashed(*style)
+            } else {
+                Swatch::Line(*style)
+            };
+            (swatch, (*name).to_string())
+        }));
         if let Some(rate) = stream {
             legend.push((
                 Swatch::Dashed(REFERENCE.stroke_width(1)),
@@ -137,13 +142,17 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
             .map_err(draw_err)?;
     }
     // Control first, so the video lines are drawn on top.
-    for (_, get, style) in series.iter().rev() {
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|p| (p.0, get(p) / div)),
-                *style,
-            ))
-            .map_err(draw_err)?;
+    for (name, get, style) in series.iter().rev() {
+        let points = pts.iter().map(|p| (p.0, get(p) / div));
+        if dashed(name) {
+            chart
+                .draw_series(DashedLineSeries::new(points, 6, 4, *style))
+                .map_err(draw_err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(points, *style))
+                .map_err(draw_err)?;
+        }
     }
     Ok(())
 }
