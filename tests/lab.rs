@@ -177,3 +177,26 @@ fn issue14_srt_tree_every_node_right() {
         assert_eq!(n["ip"], t["ip"]);
     }
 }
+
+#[test]
+fn issue14_local_absent_from_the_capture_is_refused_with_the_candidates() {
+    let cap =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lab/tcp/viewer.pcap");
+    let out = bin()
+        .args([
+            "analyze",
+            cap.to_str().unwrap(),
+            "--local",
+            "198.51.100.99",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--local 198.51.100.99 is not in the capture"),
+        "{err}"
+    );
+    assert!(err.contains("203.0.113.20"), "{err}");
+}

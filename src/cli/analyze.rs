@@ -47,8 +47,8 @@ pub struct AnalysisArgs {
     /// the client sends to a DNS server, the tracker or a peer)
     #[arg(long, value_name = "TIME")]
     pub tune_in: Option<String>,
-    /// TCP port on loopback where the client serves its player, 1 to 65535 (repeatable)
-    #[arg(long = "player-port", value_name = "PORT", default_value = "8902", value_parser = clap::value_parser!(u16).range(1..))]
+    /// TCP port on loopback where the client serves its player (repeatable; default 8902, SopCast, and 6878, Ace Stream)
+    #[arg(long = "player-port", value_name = "PORT", default_values_t = [8902u16, 6878], value_parser = clap::value_parser!(u16).range(1..))]
     pub player_ports: Vec<u16>,
     /// Most address pairs tracked, 1 to 67108864; traffic of further pairs is counted in
     /// peers.overflow

@@ -211,7 +211,9 @@ pub struct InputError(pub String);
 pub fn analysis_error(e: crate::pipeline::AnalysisError) -> anyhow::Error {
     use crate::pipeline::AnalysisError;
     match e {
-        AnalysisError::NoInput(_) | AnalysisError::Filter(_) => InputError(e.to_string()).into(),
+        AnalysisError::NoInput(_)
+        | AnalysisError::Filter(_)
+        | AnalysisError::LocalAbsent { .. } => InputError(e.to_string()).into(),
         other => anyhow::Error::new(other),
     }
 }

@@ -247,6 +247,17 @@ pub fn settle(
     };
     let utp = other(PeerTransport::Utp, pinned.map(|p| p.utp_threshold));
     let tcp = other(PeerTransport::Tcp, pinned.map(|p| p.tcp_threshold));
+    // Beside a transport that carries the stream, a few stray UDP packets (the first of each
+    // uTP connection, before it is confirmed) make no distribution of their own.
+    let threshold = if given.video_min.is_none()
+        && pinned.is_none()
+        && hist.packets() < MIN_TRANSPORT_PACKETS
+        && (utp.1.is_some() || tcp.1.is_some())
+    {
+        None
+    } else {
+        threshold
+    };
     Settled {
         local,
         how,

@@ -105,7 +105,7 @@ impl Default for TableConfig {
             pinned: None,
             bin_ns: 100_000_000,
             window_ns: 1_000_000_000,
-            player_ports: vec![8902],
+            player_ports: vec![8902, 6878],
             max_pairs: 262_144,
             warmup_records: 200_000,
             max_bins: 1_000_000,

@@ -113,6 +113,15 @@ pub fn analyze_files(
     progress: &dyn Progress,
 ) -> Result<(Analysis, Report), AnalysisError> {
     let (mut pass, mut stats, mut problems) = one_pass(paths, cfg, progress)?;
+    if let Some(ip) = cfg.table.given.local {
+        let fin = &pass.fin;
+        if fin.counts.decoded > 0 && !fin.pairs.iter().any(|p| p.a == ip || p.b == ip) {
+            return Err(AnalysisError::LocalAbsent {
+                ip,
+                candidates: fin.candidates.iter().take(5).map(|(c, _)| *c).collect(),
+            });
+        }
+    }
     let mut passes = 1;
     if pass.fin.needs_second_pass {
         if stats.interrupted {

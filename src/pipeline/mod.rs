@@ -54,6 +54,9 @@ pub enum AnalysisError {
     /// A thread of the analysis failed (a bug, not the input's fault).
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// `--local` names an address that exchanged no packet in the capture.
+    #[error("--local {ip} is not in the capture; candidates: {}", if .candidates.is_empty() { "none".to_string() } else { .candidates.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") })]
+    LocalAbsent { ip: IpAddr, candidates: Vec<IpAddr> },
 }
 
 /// What an analysis decided and found, in domain types: what later stages (`compare`, the
