@@ -146,10 +146,12 @@ echo "$mpv_start" >"$out/nodes/mpv.start"
 lab_sleep_until "$("$PY" -c "print($t0 + $seconds)")"
 kill -TERM "$mpv_pid" 2>/dev/null || true
 date +%s.%N >"$out/nodes/mpv.end"
+# Each node writes its counters as it stops (up to 15 s each under load; a node still running
+# after that is ended by the cleanup, and truth.py then falls back on the senders' counters).
 for n in "${nodes[@]}"; do
   [ "$n" = tracker ] && continue
   p="node_pid_$n"
-  for _ in $(seq 1 50); do kill -0 "${!p}" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 150); do kill -0 "${!p}" 2>/dev/null || break; sleep 0.1; done
 done
 for _ in $(seq 1 30); do kill -0 "$mpv_pid" 2>/dev/null || break; sleep 0.1; done
 # Link counters and shaper statistics before the namespaces go.

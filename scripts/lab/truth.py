@@ -273,14 +273,21 @@ def main():
         e["sender_upload"] = sum(c["upload"] for c in towards)
         e["transports"].update(c["transport"] for c in towards)
         e["name"] = n
-    total = sum(e["viewer_download"] for e in by_ip.values())
-    suppliers = []
     # libtorrent dials its own address when the tracker returns it; it drops the connection
     # once it sees its own peer id. Kept apart: it is never a supplier.
     self_conn = by_ip.pop(ips["viewer"], None)
-    for e in sorted(by_ip.values(), key=lambda e: -e["viewer_download"]):
+    # The viewer's own counters per remote address; when its last poll found no connection
+    # left (seen once: every peer had disconnected before the final poll), the senders' own
+    # counters towards the viewer, which libtorrent keeps on their side.
+    basis = "viewer_download"
+    if sum(e["viewer_download"] for e in by_ip.values()) == 0:
+        basis = "sender_upload"
+    total = sum(e.get(basis, 0) for e in by_ip.values())
+    suppliers = []
+    for e in sorted(by_ip.values(), key=lambda e: -e.get(basis, 0)):
         e["transports"] = sorted(e["transports"])
-        e["share"] = round(e["viewer_download"] / total, 4) if total else 0.0
+        e["share_basis"] = basis
+        e["share"] = round(e.get(basis, 0) / total, 4) if total else 0.0
         e["supplier"] = e["share"] >= 0.01  # SPEC: a supplier sent >= 1 % of the video bytes
         suppliers.append(e)
 
