@@ -588,7 +588,9 @@ pub fn playback(
         ),
     };
     let (mut buffer, mut continuity) = (buffer, continuity);
-    let media_clocked = opts.stream_rate_kbps.is_none() && clock.is_some();
+    // The media clock is the measurement: it drives the playout model even when the user gave
+    // the rate (the rate then names the stream, the clock says what reached the player).
+    let media_clocked = clock.is_some();
     if let (Some(f), Some(p)) = (clock, &player) {
         // The player's side on the media clock: playout from playback start at wall speed,
         // fed by the media time handed over.
