@@ -343,8 +343,10 @@ fn side_of(a: &Analysis) -> Result<(Decision, u32), String> {
     let d = a
         .decision
         .ok_or_else(|| "no local host could be inferred: give NAME=FILE@IP".to_string())?;
+    // Matching reads UDP payloads: plain UDP or uTP, each by its own threshold.
     let t = d
         .threshold
+        .or(d.utp_threshold)
         .ok_or_else(|| "no video: video and control could not be separated".to_string())?;
     Ok((d, t))
 }
@@ -398,7 +400,11 @@ fn playback_delays(
             }
             // Its own split found "video", yet nothing it exchanged is as large as the
             // source's video: the split separates control messages only.
-            Ok((_, threshold)) if a.largest_udp_payload.is_none_or(|m| m < source.1) => {
+            Ok((d, threshold))
+                if d.threshold.is_some()
+                    && source.0.threshold.is_some()
+                    && a.largest_udp_payload.is_none_or(|m| m < source.1) =>
+            {
                 delays[i].reason = Some(format!(
                     "no video received: no packet is as large as the source's video (≥ {} bytes); its own size split (threshold {} bytes) separates control messages only",
                     source.1, threshold

@@ -58,6 +58,9 @@ esac
 case "$transport" in utp|tcp) ;; *) echo "run-one: --transport utp|tcp" >&2; exit 2 ;; esac
 [ "$npeers" -ge 1 ] && [ "$npeers" -le 3 ] || { echo "run-one: --peers 1..3" >&2; exit 2; }
 mkdir -p "$out"
+# A run directory used before holds that run's products: remove them (only those), so no
+# report of an earlier run is read as this one's (peerscope capture refuses a non-empty -o).
+rm -rf "$out/live" "$out/peerscope" "$out/peerscope-rate" "$out/nodes" "$out"/*.pcap "$out/truth.json"
 out="$(cd "$out" && pwd)"
 pfx="psl${id}-$$" # unique per run: lab runs started side by side never share a namespace
 

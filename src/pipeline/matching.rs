@@ -7,6 +7,15 @@ use crate::flow::{is_infra_port, Decision};
 use crate::metrics::delay::{MatchConfig, MatchSummary, Matcher};
 use crate::source::{CaptureFile, Merged};
 
+/// A UDP packet counted as video by `d`: uTP by its data past the header and the uTP
+/// threshold, any other UDP by its payload and the UDP threshold.
+fn is_udp_video(p: &crate::decode::Packet<'_>, d: &Decision) -> bool {
+    match p.utp {
+        Some(u) if d.utp_threshold.is_some() => crate::flow::is_video(d.utp_threshold, u.data_len),
+        _ => d.is_video(p.payload_len),
+    }
+}
+
 /// Who a file belongs to in the matching pass.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
@@ -62,13 +71,13 @@ pub fn match_pass(
         }
         match owner {
             Owner::Source => {
-                if p.src == source.local && source.is_video(p.payload_len) {
+                if p.src == source.local && is_udp_video(&p, &source) {
                     matcher.source_sent(p.ts.ns(), p.payload, p.ip_len);
                 }
             }
             Owner::Node(k) => {
                 if let Some((_, d)) = nodes.get(k) {
-                    if p.dst == d.local && d.is_video(p.payload_len) {
+                    if p.dst == d.local && is_udp_video(&p, d) {
                         matcher.node_received(k, p.ts.ns(), p.payload, p.ip_len);
                     }
                 }
