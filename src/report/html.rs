@@ -186,6 +186,15 @@ pub fn write<W: Write>(report: &Report, figures: &[Figure], mut out: W) -> io::R
     writeln!(out, "</body>\n</html>")
 }
 
+/// A cell's value, marked when it is an estimate.
+fn estimate(value: String, estimated: bool) -> String {
+    if estimated {
+        format!("{value} <small>(estimate)</small>")
+    } else {
+        value
+    }
+}
+
 fn write_summary<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
     let s = &report.summary;
     writeln!(out, "<h2 id=\"summary\">Summary beside the study</h2>")?;
@@ -197,23 +206,46 @@ fn write_summary<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
     writeln!(
         out,
         "<tr class=\"this\"><td>this capture</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} suppliers of {} contacted</td></tr>",
-        opt_seconds(s.buffer_s),
-        opt_seconds(s.playout_delay_s),
+        estimate(opt_seconds(s.buffer_s), report.buffer.estimated),
+        estimate(opt_seconds(s.playout_delay_s), report.buffer.estimated),
         opt_seconds(s.startup_delay_s),
-        opt_kbps(s.data_rate_kbps),
+        estimate(opt_kbps(s.data_rate_kbps), report.stream.estimated),
         escape(&s.pull_push),
         escape(&s.tree_mesh),
         report.peers.suppliers,
         report.peers.contacted,
     )?;
-    for row in STUDY_ROWS {
-        write!(out, "<tr>")?;
-        for cell in row {
-            write!(out, "<td>{cell}</td>")?;
+    // The study's rows compare like with like: shown beside a P2P live stream (or a report
+    // written before verdicts existed).
+    let kind = report.verdict.as_ref().map(|v| v.kind.as_str());
+    if matches!(kind, None | Some("p2p-live-streaming")) {
+        for row in STUDY_ROWS {
+            write!(out, "<tr>")?;
+            for cell in row {
+                write!(out, "<td>{cell}</td>")?;
+            }
+            writeln!(out, "</tr>")?;
         }
-        writeln!(out, "</tr>")?;
     }
     writeln!(out, "</table>")?;
+    if let (Some(a), Some(v)) = (&report.application, &report.verdict) {
+        writeln!(
+            out,
+            "<p class=\"note\">What this is: <b>{}</b> (application {}, confidence {:.2}){}{}</p>",
+            escape(&v.kind),
+            escape(&a.name),
+            a.confidence,
+            v.reasons
+                .iter()
+                .map(|r| format!("; {}", escape(r)))
+                .collect::<String>(),
+            if matches!(kind, Some("p2p-live-streaming")) {
+                ""
+            } else {
+                "; the study's rows are not shown beside it"
+            }
+        )?;
+    }
     writeln!(
         out,
         "<p class=\"note\">Study rows: Sentinelli, Marfia, Gerla, Kleinrock, Tewari, “Will IPTV ride the peer-to-peer stream?”, IEEE Communications Magazine, 2007; — where the study gives no value.</p>"
@@ -423,15 +455,27 @@ fn write_facts<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
         ),
         (
             "continuity",
-            format!(
-                "{} ({} stalls)",
-                report
-                    .continuity
-                    .index
-                    .map(percent)
-                    .unwrap_or_else(|| "n/a".into()),
-                report.continuity.stalls.len()
-            ),
+            if report.continuity.estimated {
+                format!(
+                    "{} (estimate: {} stalls in the model on an estimated rate)",
+                    report
+                        .continuity
+                        .index
+                        .map(percent)
+                        .unwrap_or_else(|| "n/a".into()),
+                    report.continuity.estimated_stalls.len()
+                )
+            } else {
+                format!(
+                    "{} ({} stalls)",
+                    report
+                        .continuity
+                        .index
+                        .map(percent)
+                        .unwrap_or_else(|| "n/a".into()),
+                    report.continuity.stalls.len()
+                )
+            },
         ),
     ];
     writeln!(out, "<h2 id=\"capture\">Capture facts</h2>")?;
