@@ -64,28 +64,7 @@ pub fn sizes(fin: &Finished) -> Sizes {
         }
         (None, _) => "no threshold: fewer than two distinct UDP payload sizes".to_string(),
     };
-    let peaks = peaks(hist)
-        .into_iter()
-        .map(|p| {
-            let ip_bytes = hist
-                .cells()
-                .iter()
-                .find(|(s, _)| *s == p.size)
-                .map(|(_, c)| (c.ip_bytes / c.packets.max(1)) as u32)
-                .unwrap_or(0);
-            PeakOut {
-                size: p.size,
-                ip_bytes,
-                packets: p.packets,
-                share_packets: super::round(p.share, 4),
-                class: if threshold.is_some_and(|t| p.size >= t) {
-                    "video".into()
-                } else {
-                    "control".into()
-                },
-            }
-        })
-        .collect();
+    let peaks = peaks_out(hist, threshold);
     let transports = [PeerTransport::Utp, PeerTransport::Tcp]
         .into_iter()
         .filter_map(|t| {
