@@ -905,23 +905,9 @@ pub(crate) mod tests {
         p
     }
 
-    /// A PSI section with its CRC.
+    /// A PSI section with its CRC: the simulator's writer (one builder for both).
     pub(crate) fn section(table: u8, ext: u16, body: &[u8]) -> Vec<u8> {
-        let len = 5 + body.len() + 4;
-        let mut s = vec![
-            table,
-            0xB0 | ((len >> 8) as u8 & 0x0F),
-            len as u8,
-            (ext >> 8) as u8,
-            ext as u8,
-            0xC1,
-            0,
-            0,
-        ];
-        s.extend_from_slice(body);
-        let crc = CRC_MPEG2.checksum(&s);
-        s.extend_from_slice(&crc.to_be_bytes());
-        s
+        crate::sim::feed::section(table, ext, body)
     }
 
     /// PAT → programme 1 at PMT 0x1000; PMT → PCR on 0x100, H.264 on 0x100, AAC on 0x101.

@@ -13,6 +13,7 @@
 
 use std::io::Write;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -30,6 +31,29 @@ const UP_VIDEO: RGBColor = RGBColor(160, 80, 0);
 const SOURCE_MARK: RGBColor = ALERT;
 
 /// A label for x position `x` when it sits on a category.
+/// The grid and axes of a chart with one category (node) per x position.
+fn category_mesh(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    names: &[String],
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<(), SvgError> {
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(names.len().max(1) + 1)
+        .x_label_formatter(&|x| category(names, *x))
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .y_label_formatter(&tick)
+        .label_style((FONT, NOTE_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(draw_err)
+}
+
 fn category(names: &[String], x: f64) -> String {
     let i = x.round();
     if (x - i).abs() < 1e-6 && i >= 0.0 {
@@ -115,20 +139,7 @@ fn draw_traffic(root: &DrawingArea<SVGBackend<'_>, Shift>, c: &Compare) -> Resul
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(-0.5_f64..(n as f64 - 0.5), 0.0..y_max)
         .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n + 1)
-        .x_label_formatter(&|x| category(&names, *x))
-        .bold_line_style(BLACK.mix(0.08))
-        .light_line_style(TRANSPARENT)
-        .x_desc("node")
-        .y_desc(format!("rate ({unit})"))
-        .y_label_formatter(&tick)
-        .label_style((FONT, NOTE_SIZE))
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .draw()
-        .map_err(draw_err)?;
+    category_mesh(&mut chart, &names, "node", &format!("rate ({unit})"))?;
     for (i, node) in c.nodes.iter().enumerate() {
         let x = i as f64;
         let bars = [
@@ -244,20 +255,7 @@ fn draw_delay(root: &DrawingArea<SVGBackend<'_>, Shift>, c: &Compare) -> Result<
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(-0.5_f64..(n as f64 - 0.5), y_min..y_max)
         .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n + 1)
-        .x_label_formatter(&|x| category(&names, *x))
-        .bold_line_style(BLACK.mix(0.08))
-        .light_line_style(TRANSPARENT)
-        .x_desc("receiver")
-        .y_desc("seconds behind the source")
-        .y_label_formatter(&tick)
-        .label_style((FONT, NOTE_SIZE))
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .draw()
-        .map_err(draw_err)?;
+    category_mesh(&mut chart, &names, "receiver", "seconds behind the source")?;
     if values.is_empty() {
         let (px, py) = chart.plotting_area().get_pixel_range();
         return draw_message(

@@ -259,7 +259,8 @@ fn pmt_section() -> Vec<u8> {
     section(0x02, 1, &body)
 }
 
-fn section(table: u8, ext: u16, body: &[u8]) -> Vec<u8> {
+/// A PSI section (ISO/IEC 13818-1 §2.4.4) with its CRC-32/MPEG-2.
+pub(crate) fn section(table: u8, ext: u16, body: &[u8]) -> Vec<u8> {
     let len = 5 + body.len() + 4;
     let mut s = vec![
         table,
