@@ -97,6 +97,8 @@ fn swarm(dir: &str, transport: &str) {
     let app = r.application.as_ref().unwrap();
     assert_eq!(app.name, "bittorrent");
     assert_eq!(r.verdict.as_ref().unwrap().kind, "p2p-live-streaming");
+    // A BitTorrent client asks for its pieces: pull, read from the timing of its requests.
+    assert_eq!(r.summary.pull_push, "pull", "{}", r.summary.pull_push_how);
 }
 
 #[test]
@@ -147,6 +149,13 @@ fn issue14_srt_tree_every_node_right() {
                 .collect();
             assert_eq!(sup, vec![parent], "{name}");
             assert_eq!(r.summary.tree_mesh, "tree", "{name}");
+            // SRT acknowledges what its parent pushes: push.
+            assert_eq!(
+                Some(r.summary.pull_push.as_str()),
+                truth["overlay"]["pull_push"].as_str(),
+                "{name}: {}",
+                r.summary.pull_push_how
+            );
         }
     }
     // compare: every node gets its own address.

@@ -203,6 +203,72 @@ fn issue3_player_traffic_seeds() {
     }
 }
 
+/// Issue 14: pull or push is read from the timing of what the client sends its suppliers —
+/// requests ahead of the data (mesh pull) or acknowledgements only (tree push) — and agrees
+/// with how the session was built, over seeds, link layers and supplier counts.
+#[test]
+fn issue14_pull_push_from_message_timing() {
+    let cases: &[(&str, &[&str])] = &[
+        ("pp-mesh-1", &["--seed", "1", "--duration", "40s"]),
+        (
+            "pp-mesh-4",
+            &[
+                "--seed",
+                "4",
+                "--duration",
+                "40s",
+                "--link",
+                "sll2",
+                "--suppliers",
+                "0.7,0.3",
+            ],
+        ),
+        (
+            "pp-tree-1",
+            &["--seed", "1", "--duration", "40s", "--overlay", "tree"],
+        ),
+        (
+            "pp-tree-6",
+            &[
+                "--seed",
+                "6",
+                "--duration",
+                "40s",
+                "--overlay",
+                "tree",
+                "--link",
+                "sll2",
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let (t, r) = run(name, args, &[]);
+        let want = &t["overlay"];
+        assert_eq!(
+            r.summary.pull_push,
+            want["pull_push"].as_str().unwrap(),
+            "{name}: {}",
+            r.summary.pull_push_how
+        );
+        assert_eq!(
+            r.summary.tree_mesh,
+            want["tree_mesh"].as_str().unwrap(),
+            "{name}"
+        );
+        let sent = want["requests_sent"].as_u64().unwrap();
+        assert_eq!(
+            sent == 0,
+            r.summary.pull_push == "push",
+            "{name}: {sent} requests sent"
+        );
+        assert!(
+            r.summary.pull_push_how.contains("video packet"),
+            "{}",
+            r.summary.pull_push_how
+        );
+    }
+}
+
 #[test]
 fn issue3_starved_session() {
     let (t, r) = run(

@@ -141,6 +141,10 @@ def check_run(run_dir, peerscope, work=None):
               f"{worst[2] * 100:.1f}% ({fmt([worst[1]])})", f"{worst[3] * 100:.1f}%",
               "±3 points (worst supplier)")
 
+    # A BitTorrent client requests its pieces: pull (from the timing of its messages).
+    pp = plain["summary"]["pull_push"]
+    t.add("pull/push", pp == "pull", pp, "pull", "exact (libtorrent requests pieces)")
+
     tr = (plain.get("tracker") or {}).get("ip")
     t.add("tracker", tr == truth["tracker"]["ip"], tr, truth["tracker"]["ip"], "exact")
 

@@ -34,6 +34,15 @@ pub enum FeedArg {
     Mpegts,
 }
 
+/// How video reaches the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OverlayArg {
+    /// Mesh pull: chunk requests to every supplier ahead of the data, each packet acknowledged
+    Mesh,
+    /// Tree push: one parent pushes the stream, the client only acknowledges (one supplier)
+    Tree,
+}
+
 /// Capture format choices on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
@@ -58,6 +67,8 @@ Examples:
       supply drops to 20 % of the stream rate for 40 s: the player stalls
   peerscope simulate -o ts.pcap --link sll2 --feed mpegts --ts-loss 25
       the player is fed a real MPEG-TS from which 25 packets were lost (truth: feed)
+  peerscope simulate -o tree.pcap --overlay tree
+      one parent pushes the stream, the client only acknowledges (truth: overlay push/tree)
   peerscope simulate --lab --receivers 6 -o lab/ --hold 2s --net-delay 30ms
       a source and 6 receivers in a forwarding tree: lab/source.pcap, lab/r1.pcap, …,
       lab/lab.truth.json (input of `peerscope compare`)";
@@ -98,9 +109,13 @@ pub struct SimulateOptions {
     /// Distinct peers contacted over UDP
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub peers: usize,
-    /// Supplier shares, one per supplier (weights, normalised)
-    #[arg(long, value_name = "LIST", default_value = "0.46,0.31,0.12,0.07,0.04", value_parser = shares)]
-    pub suppliers: Shares,
+    /// Supplier shares, one per supplier (weights, normalised) [default: 0.46,0.31,0.12,0.07,0.04;
+    /// with --overlay tree: 1]
+    #[arg(long, value_name = "LIST", value_parser = shares)]
+    pub suppliers: Option<Shares>,
+    /// How video reaches the client (truth: overlay)
+    #[arg(long, value_enum, default_value_t = OverlayArg::Mesh)]
+    pub overlay: OverlayArg,
     /// Peers the client uploads video to
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub consumers: usize,
@@ -233,7 +248,15 @@ impl SimulateOptions {
             local_ip: self.local_ip,
             duration_s: self.duration,
             peers: self.peers,
-            supplier_shares: self.suppliers.0.clone(),
+            supplier_shares: match (&self.suppliers, self.overlay) {
+                (Some(s), _) => s.0.clone(),
+                (None, OverlayArg::Tree) => vec![1.0],
+                (None, OverlayArg::Mesh) => SimConfig::default().supplier_shares,
+            },
+            overlay: match self.overlay {
+                OverlayArg::Mesh => sim::Overlay::MeshPull,
+                OverlayArg::Tree => sim::Overlay::TreePush,
+            },
             consumers: self.consumers,
             upload_share: self.upload_share,
             video_size: self.video_size,

@@ -33,6 +33,7 @@ pub(crate) mod names;
 pub mod pairs;
 pub mod sizes;
 pub mod timeline;
+pub mod timing;
 
 use std::net::IpAddr;
 
@@ -190,6 +191,7 @@ pub struct Table {
     link: LinkEvidence,
     self_traffic: SelfTraffic,
     timeline: Timeline,
+    timing: timing::MessageTiming,
     loopback: LoopbackFlows,
     conns: conns::Conns,
 }
@@ -219,6 +221,7 @@ impl Table {
             link: LinkEvidence::default(),
             self_traffic: SelfTraffic::default(),
             timeline,
+            timing: timing::MessageTiming::default(),
             loopback,
             conns,
         }
@@ -302,11 +305,11 @@ impl Table {
             kind,
         };
         match self.warmup.decision() {
-            Some(d) => timeline_add(&mut self.timeline, &rec, d),
+            Some(d) => timeline_add(&mut self.timeline, &mut self.timing, &rec, d),
             None => {
                 if let Some((d, buffered)) = self.warmup.offer(rec, &self.pairs.pairs, &self.link) {
                     for rec in &buffered {
-                        timeline_add(&mut self.timeline, rec, d);
+                        timeline_add(&mut self.timeline, &mut self.timing, rec, d);
                     }
                 }
             }
@@ -369,7 +372,7 @@ impl Table {
         if let Some((d, buffered)) = self.warmup.end(&settled) {
             // The warm-up never ended: classify the buffer with the final decision.
             for rec in &buffered {
-                timeline_add(&mut self.timeline, rec, d);
+                timeline_add(&mut self.timeline, &mut self.timing, rec, d);
             }
         }
         self.timeline.flush();
@@ -408,6 +411,7 @@ impl Table {
             names: self.names.into_map(),
             counts: self.counts,
             timeline: self.timeline,
+            timing: self.timing,
             loopback: self.loopback,
             player_ports: self.cfg.player_ports,
             provisional_local: provisional.map(|p| p.local),
@@ -417,24 +421,46 @@ impl Table {
     }
 }
 
-/// Puts a record of the local host's traffic on the timeline, classified by `d`.
-fn timeline_add(timeline: &mut Timeline, rec: &Rec, d: Decision) {
+/// Puts a record of the local host's traffic on the timeline, classified by `d`, and its
+/// peer messages on the message timing.
+fn timeline_add(
+    timeline: &mut Timeline,
+    timing: &mut timing::MessageTiming,
+    rec: &Rec,
+    d: Decision,
+) {
     let down = rec.dst == d.local;
     if !down && rec.src != d.local {
         return;
     }
     let peer = if down { rec.src } else { rec.dst };
+    let video = match rec.kind {
+        RecKind::PeerUdp(size) | RecKind::PeerUdpCont(size) => d.is_video(size),
+        RecKind::PeerUtp(len, ..) => is_video(d.utp_threshold, len),
+        RecKind::PeerTcp(len) => is_video(d.tcp_threshold, len),
+        _ => false,
+    };
+    // Message timing: whole packets of peer traffic only.
+    match (rec.kind, down, video) {
+        (RecKind::PeerUdp(_) | RecKind::PeerUtp(..) | RecKind::PeerTcp(_), true, true) => {
+            timing.video_in(peer, rec.ts)
+        }
+        (RecKind::PeerUtp(0, ..) | RecKind::PeerTcp(0), false, _) => {
+            timing.sent(peer, rec.ts, timing::Sent::TransportAck)
+        }
+        (RecKind::PeerUdp(_) | RecKind::PeerUtp(..) | RecKind::PeerTcp(_), false, false) => {
+            timing.sent(peer, rec.ts, timing::Sent::Control)
+        }
+        _ => {}
+    }
     match rec.kind {
-        RecKind::PeerUdp(size) if d.is_video(size) => {
+        RecKind::PeerUdp(size) if video => {
             timeline.add_video(rec.ts, down, rec.ip_len, size, true, peer)
         }
-        RecKind::PeerUdpCont(size) if d.is_video(size) => {
+        RecKind::PeerUdpCont(_) if video => {
             timeline.add_video(rec.ts, down, rec.ip_len, 0, false, peer)
         }
-        RecKind::PeerUtp(len, ..) if is_video(d.utp_threshold, len) => {
-            timeline.add_video(rec.ts, down, rec.ip_len, len, true, peer)
-        }
-        RecKind::PeerTcp(len) if is_video(d.tcp_threshold, len) => {
+        RecKind::PeerUtp(len, ..) | RecKind::PeerTcp(len) if video => {
             timeline.add_video(rec.ts, down, rec.ip_len, len, true, peer)
         }
         RecKind::PeerUdp(_) | RecKind::PeerUtp(..) | RecKind::PeerTcp(_) | RecKind::InfraUdp => {
@@ -527,6 +553,8 @@ pub struct Finished {
     pub names: FxHashMap<IpAddr, String>,
     pub counts: DecodeCounts,
     pub timeline: Timeline,
+    /// The local host's message timing with each peer (pull or push).
+    pub timing: timing::MessageTiming,
     pub loopback: LoopbackFlows,
     pub player_ports: Vec<u16>,
     pub provisional_local: Option<IpAddr>,

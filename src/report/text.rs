@@ -89,9 +89,10 @@ pub fn write<W: Write>(r: &Report, mut out: W) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "peers     {} contacted, {} suppliers, top-1 {:.1} %, top-2 {:.1} % of video; tracker {}",
+        "peers     {} contacted, {} supplier{}, top-1 {:.1} %, top-2 {:.1} % of video; tracker {}",
         r.peers.contacted,
         r.peers.suppliers,
+        if r.peers.suppliers == 1 { "" } else { "s" },
         r.peers.concentration.top1_share * 100.0,
         r.peers.concentration.top2_share * 100.0,
         match (&r.tracker.ip, &r.tracker.name) {

@@ -143,6 +143,30 @@ pub struct SimConfig {
     pub feed: Feed,
     /// With [`Feed::MpegTs`]: video TS packets dropped from the feed (spread evenly).
     pub ts_loss: u64,
+    /// How video reaches the client: pulled from a mesh (the default) or pushed down a tree.
+    pub overlay: Overlay,
+}
+
+/// How the client gets its video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlay {
+    /// Mesh pull (SopCast's, as the study found it): the client asks each supplier for chunks
+    /// every 150–450 ms (a request message ahead of the data) and acknowledges every video
+    /// packet.
+    #[default]
+    MeshPull,
+    /// Tree push: one parent pushes the stream; the client only acknowledges each packet.
+    TreePush,
+}
+
+impl Overlay {
+    /// The study's pull/push and tree/mesh words for this overlay (the truth's `overlay`).
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Overlay::MeshPull => ("pull", "mesh"),
+            Overlay::TreePush => ("push", "tree"),
+        }
+    }
 }
 
 /// The bytes of the player feed.
@@ -178,6 +202,7 @@ impl Default for SimConfig {
             starvation: None,
             feed: Feed::Random,
             ts_loss: 0,
+            overlay: Overlay::MeshPull,
         }
     }
 }
@@ -191,6 +216,12 @@ impl SimConfig {
     /// Checks the configuration; the error says which value is wrong and why.
     pub fn validate(&self) -> Result<(), SimError> {
         let bad = |reason: String| Err(SimError::InvalidConfig { reason });
+        if self.overlay == Overlay::TreePush && self.supplier_shares.len() != 1 {
+            return bad(format!(
+                "a tree has one parent: --overlay tree takes one supplier, got {}",
+                self.supplier_shares.len()
+            ));
+        }
         let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
         if !(self.duration_s.is_finite() && self.duration_s > 0.0 && self.duration_s <= 86_400.0) {
             return bad(format!(

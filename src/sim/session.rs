@@ -51,6 +51,9 @@ const STREAM_UPLOAD: u64 = 3;
 const STREAM_CONTROL: u64 = 4;
 const STREAM_TRACKER: u64 = 5;
 const STREAM_PLAYER: u64 = 6;
+const STREAM_REQUEST: u64 = 7;
+/// Mesh pull: gap between two requests to one supplier (ms, uniform).
+const REQUEST_GAP_MS: (u64, u64) = (150, 450);
 /// Control message payload sizes are drawn from this range (bytes).
 const CONTROL_MIN: u64 = 40;
 const CONTROL_MAX: u64 = 120;
@@ -137,6 +140,8 @@ enum Ev {
     Ack(u16, u32),
     UploadTick,
     UpAck(u16, u32),
+    /// Mesh pull: a chunk request to supplier `k` (then the next one is scheduled).
+    Request(u16),
     PlayerConnect,
     Loop(LoopSeg),
     PlayerTick,
@@ -278,6 +283,9 @@ struct Session<'c, W: Write> {
     rng_ctl: Rng,
     rng_trk: Rng,
     rng_ply: Rng,
+    /// Mesh pull: the chunk requests' own stream, so the other draws are those of a push run.
+    rng_req: Rng,
+    requests_sent: u64,
     peers: Vec<Peer>,
     suppliers: Vec<u16>,
     supplier_cum: Vec<f64>,
@@ -460,6 +468,8 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         rng_ctl: Rng::new(cfg.seed, STREAM_CONTROL),
         rng_trk: Rng::new(cfg.seed, STREAM_TRACKER),
         rng_ply: Rng::new(cfg.seed, STREAM_PLAYER),
+        rng_req: Rng::new(cfg.seed, STREAM_REQUEST),
+        requests_sent: 0,
         peers,
         suppliers,
         supplier_cum,
@@ -491,10 +501,21 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         session.handle(t, ev)?;
     }
     let header_len = session.http_header().len() as u64;
-    let Session { out, feed, .. } = session;
+    let Session {
+        out,
+        feed,
+        requests_sent,
+        ..
+    } = session;
     out.writer.finish()?;
     let handed = out.tally.player_handed();
     let mut truth = out.tally.finish(&ctx);
+    let (pull_push, tree_mesh) = cfg.overlay.words();
+    truth.overlay = Some(super::truth::OverlayTruth {
+        pull_push: pull_push.to_string(),
+        tree_mesh: tree_mesh.to_string(),
+        requests_sent,
+    });
     truth.feed = feed.map(|f| f.truth(handed.saturating_sub(header_len)));
     Ok(truth)
 }
@@ -516,6 +537,14 @@ impl<W: Write> Session<'_, W> {
             self.at(t, Ev::Contact(k as u16));
         }
         self.at(self.first_video_ns, Ev::VideoTick);
+        if self.cfg.overlay == super::Overlay::MeshPull {
+            // The first request one round trip before the first video, then every 150–450 ms.
+            for (i, k) in self.suppliers.clone().into_iter().enumerate() {
+                let rtt = self.peers[usize::from(k)].rtt_ns;
+                let lead = rtt + self.rng_req.below(20 * MS) + i as u64 * MS;
+                self.at(self.first_video_ns.saturating_sub(lead), Ev::Request(k));
+            }
+        }
         if self.cfg.upload_share > 0.0 && !self.consumers.is_empty() {
             let t = self.first_video_ns + (self.rng_up.uniform(1.0, 3.0) * SEC as f64) as u64;
             self.at(t, Ev::UploadTick);
@@ -617,6 +646,14 @@ impl<W: Write> Session<'_, W> {
                 r
             }
             Ev::UploadTick => self.upload_tick(t),
+            Ev::Request(k) => {
+                self.requests_sent += 1;
+                self.control(t, k, false, 7)?;
+                let (lo, hi) = REQUEST_GAP_MS;
+                let gap = self.rng_req.range(lo, hi) * MS + self.rng_req.below(MS);
+                self.at(t + gap, Ev::Request(k));
+                Ok(())
+            }
             Ev::UpAck(k, seq) => {
                 self.ack_payload(seq);
                 let port = self.peers[usize::from(k)].port;

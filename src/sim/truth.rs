@@ -148,6 +148,9 @@ pub struct Truth {
     /// files are unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed: Option<FeedTruth>,
+    /// How the video reaches the client (by construction) and the requests it sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlayTruth>,
 }
 
 /// One peak of the UDP payload size histogram.
@@ -224,4 +227,15 @@ pub struct PeerTruth {
     pub first_seen_s: f64,
     /// Last packet exchanged with it.
     pub last_seen_s: f64,
+}
+
+/// The overlay of a simulated session: what it was built as, and the requests sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OverlayTruth {
+    /// `pull` (mesh: requests ahead of the data) or `push` (tree: acknowledgements only).
+    pub pull_push: String,
+    /// `mesh` (several suppliers) or `tree` (one parent).
+    pub tree_mesh: String,
+    /// Chunk requests the client sent its suppliers.
+    pub requests_sent: u64,
 }
