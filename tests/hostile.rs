@@ -606,8 +606,9 @@ fn unusable_headers_exit_2_with_one_line_naming_the_file() {
 
 #[test]
 fn timestamps_a_century_apart_finish_quickly() {
-    // Two records 4,000,000,000 s (127 years) apart: the timeline keeps 10⁶ bins (27.8 h) and
-    // the playback model stops there; it used to walk 4·10¹⁰ empty bins.
+    // Two records 4,000,000,000 s (127 years) apart: the far one is held back (issue 14), so
+    // the span is that of the first two; the timeline used to walk 4·10¹⁰ empty bins, and
+    // then to keep 10⁶ bins (27.8 h) with the far record unbinned.
     let frames = [
         (1_000_000_000u64, udp(&ETH, 2, 1000)),
         (1_000_000_010, udp(&ETH, 3, 40)),
@@ -621,17 +622,15 @@ fn timestamps_a_century_apart_finish_quickly() {
     let r = ok(&out, r);
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     assert_eq!(r.capture.packets, 3);
+    assert_eq!(r.capture.far_records, Some(1));
     assert!(
-        has_warning(
-            &r,
-            "1 packets lie too far from the first timestamp to be placed on the timeline"
-        ),
+        has_warning(&r, "1 record lies more than 7 days from the rest of the capture (2096-10-02T07:06:40.000000Z"),
         "{:?}",
         r.capture.warnings
     );
     assert_eq!(
         r.capture.end.as_deref(),
-        Some("2096-10-02T07:06:40.000000Z")
+        Some("1970-01-01T00:00:01.000000Z")
     );
 }
 
@@ -796,4 +795,57 @@ fn issue16_plausible_if_tsoffset_shifts_the_timestamps() {
         .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     assert_eq!(r.capture.start.as_deref(), Some(plain.as_str()));
+}
+
+/// Issue 14: a record years away from the rest (a reset clock) neither stretches the span nor
+/// is lost: it is held back, counted and named in a warning — whether it comes last or first
+/// (then most records are far from the first one, and the file is read again keeping theirs).
+#[test]
+fn issue14_a_record_years_away_is_held_back_not_spanned() {
+    const YEAR: u64 = 365 * 86_400 * 1_000_000_000;
+    for (name, far_at) in [("far-last", 10usize), ("far-first", 0)] {
+        let mut frames = ten_frames();
+        frames.insert(far_at, (T0 - 3 * YEAR, udp(&ETH, 2, 1000)));
+        if far_at == 0 {
+            frames[0].0 = T0 - 3 * YEAR;
+        } else {
+            frames[far_at].0 = T0 + 3 * YEAR;
+        }
+        let bytes = pcap(LinkType::Ethernet, WriterOptions::default(), &frames);
+        let (_, out, report) = run(name, &bytes);
+        let r = ok(&out, report);
+        assert_eq!(r.capture.packets, 11, "{name}");
+        assert_eq!(r.capture.far_records, Some(1), "{name}");
+        assert!(
+            (r.capture.duration_s - 0.09).abs() < 1e-6,
+            "{name}: {}",
+            r.capture.duration_s
+        );
+        assert!(
+            has_warning(&r, "lies more than 7 days from the rest"),
+            "{name}: {:?}",
+            r.capture.warnings
+        );
+        assert!(
+            stderr(&out).contains("1 record lies more than 7 days"),
+            "{name}"
+        );
+        assert_eq!(r.capture.passes, if far_at == 0 { 2 } else { 1 }, "{name}");
+    }
+}
+
+/// The nDPI Zoom capture is two captures 3.3 years apart (700 packets in 2019, 81 in 2023):
+/// the report spans the 2019 session, not 10⁸ s.
+#[test]
+fn issue14_zoom_capture_spans_its_session_not_three_years() {
+    let path = crate::util::real("ndpi__zoom.pcap");
+    let (out, report) = analyze("zoom-span", &[&path]);
+    let r = ok(&out, report);
+    assert_eq!(r.capture.far_records, Some(81));
+    assert!(r.capture.duration_s < 60.0, "{}", r.capture.duration_s);
+    assert!(r
+        .capture
+        .start
+        .as_deref()
+        .is_some_and(|s| s.starts_with("2019-09-26")));
 }

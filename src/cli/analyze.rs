@@ -137,6 +137,7 @@ impl AnalysisArgs {
             },
             filter: self.filter.clone(),
             sequential: self.single_thread,
+            window: None,
         };
         Ok(cfg)
     }

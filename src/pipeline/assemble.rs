@@ -18,6 +18,7 @@ use crate::metrics::traffic::Traffic;
 use crate::metrics::{peers, round, sizes, traffic};
 use crate::report::{self, ApplicationSection, Candidate, Capture, Local, Report, VerdictSection};
 use crate::source::{linktype, SourceError, SourceStats};
+use crate::time::Timestamp;
 
 /// Something the report must say about its input or its method.
 #[derive(Debug)]
@@ -39,6 +40,19 @@ pub enum Warning {
     Implausible(u64),
     /// Records earlier than the record before.
     Backwards(u64),
+    /// Records far (days, years) from the rest, held back from the analysis.
+    FarTimestamps {
+        records: u64,
+        first: Timestamp,
+        last: Timestamp,
+    },
+    /// Most records lie far from the first ones, but the input (stdin, or an interrupted
+    /// reading) cannot be read again to analyse them instead.
+    FarMajority {
+        records: u64,
+        first: Timestamp,
+        last: Timestamp,
+    },
     /// pcapng packets naming an undescribed interface.
     UnknownInterface(u64),
     /// The pair table was full.
@@ -73,6 +87,8 @@ impl fmt::Display for Warning {
             Warning::BadSubsecond(n) => write!(f, "{n} records have an invalid sub-second timestamp (clamped)"),
             Warning::Implausible(n) => write!(f, "{n} records have a timestamp outside any plausible capture time (before 1970 or after 2242, or so shifted by an if_tsoffset): their times were replaced (the previous record's, or the time without the offset), so the capture's span leaves them out"),
             Warning::Backwards(n) => write!(f, "{n} records have a timestamp earlier than the record before"),
+            Warning::FarTimestamps { records, first, last } => write!(f, "{records} {} more than {} days from the rest of the capture ({} to {}): not analysed and left out of its span (read them apart, e.g. editcap -A/-B)", if *records == 1 { "record lies" } else { "records lie" }, crate::source::timegate::FAR_GAP.ns() / 86_400_000_000_000, first.rfc3339().unwrap_or_default(), last.rfc3339().unwrap_or_default()),
+            Warning::FarMajority { records, first, last } => write!(f, "{records} records ({} to {}) lie more than {} days from the first ones, which were analysed instead: the input cannot be read again (give the file, not standard input)", first.rfc3339().unwrap_or_default(), last.rfc3339().unwrap_or_default(), crate::source::timegate::FAR_GAP.ns() / 86_400_000_000_000),
             Warning::UnknownInterface(n) => write!(f, "{n} pcapng packets name an interface that was never described; skipped"),
             Warning::PairTableFull { max_pairs, pairs, packets } => write!(f, "the address-pair table was full (--max-pairs {max_pairs}): about {pairs} more address pairs, {packets} packets, were counted only in peers.overflow"),
             Warning::Unbinned(n) => write!(f, "{n} packets lie too far from the first timestamp to be placed on the timeline"),
@@ -127,6 +143,15 @@ pub fn analysis_and_report(
         (stats.implausible_timestamps > 0)
             .then_some(Warning::Implausible(stats.implausible_timestamps)),
         (stats.backwards_timestamps > 0).then_some(Warning::Backwards(stats.backwards_timestamps)),
+        stats
+            .far
+            .far
+            .filter(|_| stats.far.far_is_majority().is_none())
+            .map(|c| Warning::FarTimestamps {
+                records: c.records,
+                first: c.first,
+                last: c.last,
+            }),
         (stats.unknown_interface > 0).then_some(Warning::UnknownInterface(stats.unknown_interface)),
         (fin.overflow.pairs_refused > 0).then_some(Warning::PairTableFull {
             max_pairs: cfg.table.max_pairs,
@@ -187,6 +212,7 @@ pub fn analysis_and_report(
         dropped_by_kernel: None,
         dropped_by_interface: None,
         duplicates: (stats.duplicates > 0).then_some(stats.duplicates),
+        far_records: (stats.far.far_records() > 0).then_some(stats.far.far_records()),
     };
     let local = local_section(&fin);
     let sizes = sizes::sizes(&fin);

@@ -36,7 +36,7 @@ fn one_pass(
     progress: &dyn Progress,
 ) -> Result<(Pass, SourceStats, Vec<Warning>), AnalysisError> {
     let (files, problems) = open_files(paths)?;
-    let mut merged = Merged::new(files);
+    let mut merged = Merged::new(files).with_window(cfg.window);
     let total = merged
         .files()
         .iter()
@@ -123,6 +123,25 @@ pub fn analyze_files(
         }
     }
     let mut passes = 1;
+    let mut cfg = std::borrow::Cow::Borrowed(cfg);
+    if let Some(far) = stats.far.far_is_majority() {
+        // Most records lie far from where the capture began: the first ones were the odd
+        // ones out. Read again keeping the majority's span.
+        if stats.interrupted || paths.iter().any(|p| p == "-") {
+            problems.push(Warning::FarMajority {
+                records: far.records,
+                first: far.first,
+                last: far.last,
+            });
+        } else {
+            let mut pinned = cfg.into_owned();
+            pinned.window = Some((far.first, far.last));
+            cfg = std::borrow::Cow::Owned(pinned);
+            (pass, stats, problems) = one_pass(paths, &cfg, progress)?;
+            passes += 1;
+        }
+    }
+    let cfg: &AnalysisConfig = &cfg;
     if pass.fin.needs_second_pass {
         if stats.interrupted {
             // A second pass would stop at once: the first pass's timeline is what there is.
@@ -135,7 +154,7 @@ pub fn analyze_files(
             let mut second = cfg.clone();
             second.table.pinned = Some(pinned);
             (pass, stats, problems) = one_pass(paths, &second, progress)?;
-            passes = 2;
+            passes += 1;
         }
     }
     Ok(assemble::analysis_and_report(

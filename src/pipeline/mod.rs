@@ -39,6 +39,9 @@ pub struct AnalysisConfig {
     /// Read and decode on one thread while the flow table is fed on another (files only).
     /// Off gives the same report, single-threaded.
     pub sequential: bool,
+    /// Only records inside this window are analysed (set by the file pass itself when most
+    /// records lie far from where the capture began: `source::timegate`).
+    pub window: Option<(Timestamp, Timestamp)>,
 }
 
 /// Errors that leave nothing to report.

@@ -133,6 +133,10 @@ pub struct Capture {
     /// `packets`; absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<u64>,
+    /// Records held back because their time lies more than 7 days from the rest of the
+    /// capture (not analysed, not in the span; a warning gives their span); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub far_records: Option<u64>,
 }
 
 /// `local`: the vantage point.

@@ -1,7 +1,9 @@
 //! Several capture files read as one stream in timestamp order (a k-way merge on the head
 //! record of each file). One file is passed through without copying; with several, each
-//! file's next record is copied into a reused buffer so the earliest can be chosen.
+//! file's next record is copied into a reused buffer so the earliest can be chosen. Records
+//! far from the rest in time are held back by the [`TimeGate`].
 
+use super::timegate::TimeGate;
 use super::{CaptureFile, RawPacket, SourceStats};
 use crate::time::Timestamp;
 
@@ -17,12 +19,28 @@ struct Head {
 #[derive(Default)]
 pub struct Merged {
     files: Vec<CaptureFile>,
+    gate: TimeGate,
 }
 
 impl Merged {
     /// Merges the given files (already opened).
     pub fn new(files: Vec<CaptureFile>) -> Self {
-        Merged { files }
+        Merged {
+            files,
+            gate: TimeGate::default(),
+        }
+    }
+
+    /// Keeps only the records inside `[first, last]` (a second pass, once the first found
+    /// that most records lie far from where the capture began).
+    pub fn with_window(
+        mut self,
+        window: Option<(crate::time::Timestamp, crate::time::Timestamp)>,
+    ) -> Self {
+        if let Some((first, last)) = window {
+            self.gate = TimeGate::pinned(first, last);
+        }
+        self
     }
 
     /// The files, for progress and statistics.
@@ -36,6 +54,7 @@ impl Merged {
         for file in &self.files {
             total += file.stats();
         }
+        total.far = self.gate.outcome();
         total
     }
 
@@ -48,6 +67,12 @@ impl Merged {
     /// As [`Merged::for_each`], with the index of the file each packet comes from (its place
     /// in the list given to [`Merged::new`]).
     pub fn for_each_indexed(&mut self, mut f: impl FnMut(usize, RawPacket<'_>)) {
+        let gate = &mut self.gate;
+        let mut f = |i: usize, raw: RawPacket<'_>| {
+            if gate.admit(raw.ts) {
+                f(i, raw);
+            }
+        };
         if let [only] = self.files.as_mut_slice() {
             while only.next_packet(|raw| f(0, raw)) {}
             return;

@@ -16,6 +16,7 @@ pub mod interrupt;
 pub mod linktype;
 pub mod live;
 pub mod merge;
+pub mod timegate;
 
 pub use file::{CaptureFile, FileFormat};
 
@@ -65,6 +66,9 @@ pub struct SourceStats {
     pub interrupted: bool,
     /// Human-readable warnings, each naming the file.
     pub warnings: Vec<String>,
+    /// Records held back because their time lies far from the rest ([`timegate`]); set on
+    /// the merged statistics only.
+    pub far: timegate::FarRecords,
 }
 
 impl std::ops::AddAssign<&SourceStats> for SourceStats {
