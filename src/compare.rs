@@ -188,7 +188,9 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
             }
         }
     }
-    let (delays, matching, mut warnings) = playback_delays(cfg, &analyses);
+    let mut warnings = distinct_addresses(cfg, &mut analyses, &mut node_reports)?;
+    let (delays, matching, delay_warnings) = playback_delays(cfg, &analyses);
+    warnings.extend(delay_warnings);
     let mut nodes = Vec::with_capacity(cfg.nodes.len());
     for (i, (input, report)) in cfg.nodes.iter().zip(&node_reports).enumerate() {
         let role = if i == cfg.source {
@@ -212,7 +214,7 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
             },
             playback_delay: delays[i].clone(),
             continuity: report.continuity.index,
-            summary: report.summary.clone(),
+            summary: node_summary(report, &delays[i], role, &cfg.nodes[cfg.source].name),
             warnings: report.capture.warnings.clone(),
         });
         for w in &report.capture.warnings {
@@ -229,6 +231,8 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
             file: r.file.clone(),
             continuity: rep.continuity.index,
             stream_rate_kbps: rep.stream.rate_kbps,
+            stream_how: rep.stream.how.clone(),
+            continuity_estimated: rep.continuity.estimated,
             stalls: rep.continuity.stalls.len(),
             reason: rep
                 .continuity
@@ -271,6 +275,125 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
         node_reports,
         run_reports,
     })
+}
+
+/// A node's Table-1 row: its own report's, with the playout delay measured against the
+/// source when the comparison measured it (the source's is 0 by definition); otherwise the
+/// buffer estimate stays, saying why no delay was measured.
+fn node_summary(
+    report: &Report,
+    delay: &PlaybackDelay,
+    role: NodeRole,
+    source: &str,
+) -> crate::metrics::playback::Summary {
+    let mut s = report.summary.clone();
+    match (role, delay.median_s, delay.method) {
+        (NodeRole::Source, _, _) => {
+            s.playout_delay_s = Some(0.0);
+            s.playout_delay_how = "the source: the reference of every delay".into();
+        }
+        (_, Some(d), Some(method)) => {
+            s.playout_delay_s = Some(d);
+            s.playout_delay_how = match method {
+                DelayMethod::PayloadMatch => format!(
+                    "measured against the source {source}: median lag of {} video packets matched by payload ({})",
+                    delay.matched_packets, method
+                ),
+                _ => format!(
+                    "measured against the source {source}: lag of the best cross-correlation of the video rate series ({method})"
+                ),
+            };
+        }
+        _ => {
+            s.playout_delay_how = format!(
+                "buffer estimate: no delay measured against the source {source} ({})",
+                delay.reason.as_deref().unwrap_or("no match")
+            );
+        }
+    }
+    s
+}
+
+/// How strongly a report's local host is its own: link-layer evidence first, then the lead
+/// of its distinct-partner score over the runner-up.
+fn claim(r: &Report) -> (bool, i64) {
+    let score = |i: usize| r.local.candidates.get(i).map_or(0, |c| c.udp_peers as i64);
+    (r.local.how.starts_with("link layer"), score(0) - score(1))
+}
+
+/// Every node gets its own address: when two nodes inferred the same one (a leaf that sees
+/// only its parent, a capture with no link-layer evidence), the node with the stronger claim
+/// keeps it (given addresses always do) and the others are analysed again with their best
+/// other candidate, one no other node has. Returns what was done, as warnings.
+fn distinct_addresses(
+    cfg: &CompareConfig,
+    analyses: &mut [Analysis],
+    reports: &mut [Report],
+) -> Result<Vec<String>, CompareError> {
+    let mut warnings = Vec::new();
+    let addr = |a: &Analysis| a.decision.map(|d| d.local);
+    for i in 0..cfg.nodes.len() {
+        let Some(ip) = addr(&analyses[i]) else {
+            continue;
+        };
+        let sharing: Vec<usize> = (0..cfg.nodes.len())
+            .filter(|&j| addr(&analyses[j]) == Some(ip))
+            .collect();
+        if sharing.len() < 2 {
+            continue;
+        }
+        let owner = sharing
+            .iter()
+            .copied()
+            .find(|&j| cfg.nodes[j].local == Some(ip))
+            .or_else(|| {
+                sharing
+                    .iter()
+                    .copied()
+                    .max_by_key(|&j| (claim(&reports[j]), std::cmp::Reverse(j)))
+            })
+            .unwrap_or(i);
+        for &j in sharing.iter().filter(|&&j| j != owner) {
+            let (name, owner_name) = (&cfg.nodes[j].name, &cfg.nodes[owner].name);
+            if cfg.nodes[j].local.is_some() {
+                warnings.push(format!(
+                    "nodes {owner_name} and {name} were both given {ip}"
+                ));
+                continue;
+            }
+            let taken: Vec<IpAddr> = analyses.iter().filter_map(addr).collect();
+            let next = reports[j]
+                .local
+                .candidates
+                .iter()
+                .filter_map(|c| c.ip.parse::<IpAddr>().ok().map(|ip| (ip, c.udp_peers)))
+                .find(|(c, _)| !taken.contains(c));
+            let Some((other, partners)) = next else {
+                warnings.push(format!(
+                    "node {name}: its inferred address {ip} is node {owner_name}'s, and it has no other candidate: give {name}=FILE@IP"
+                ));
+                continue;
+            };
+            let mut a = cfg.analysis.clone();
+            a.table.given.local = Some(other);
+            let (analysis, mut report) =
+                pipeline::analyze_files(&cfg.nodes[j].files, &a, &NoProgress).map_err(|e| {
+                    CompareError::Node {
+                        name: name.clone(),
+                        source: e,
+                    }
+                })?;
+            report.local.how = format!(
+                "re-inferred: the best candidate ({partners} distinct partners) that is no other node's address; {ip}, inferred first, is node {owner_name}'s"
+            );
+            warnings.push(format!(
+                "node {name}: inferred {ip}, node {owner_name}'s address; re-inferred under that constraint as {other}"
+            ));
+            analyses[j] = analysis;
+            reports[j] = report;
+        }
+    }
+    Ok(warnings)
 }
 
 fn validate(cfg: &CompareConfig) -> Result<(), CompareError> {

@@ -118,10 +118,20 @@ fn issue5_lab_payload_match_recovers_delay_and_rates() {
             assert!(d.matched_share.unwrap() >= 0.95, "{}: {d:?}", t.name);
             let offset = d.offset.unwrap() as usize;
             assert!(offset >= truth.hop_header_bytes, "{}: {offset}", t.name);
+            // Issue 13: its Table-1 row carries the delay measured against the source.
+            assert_eq!(n.summary.playout_delay_s, Some(median), "{}", t.name);
+            assert!(
+                n.summary
+                    .playout_delay_how
+                    .starts_with("measured against the source source"),
+                "{}",
+                n.summary.playout_delay_how
+            );
         }
         let src = &c.nodes[0];
         assert_eq!(src.role, NodeRole::Source);
         assert!(src.playback_delay.median_s.is_none() && src.playback_delay.reason.is_some());
+        assert_eq!(src.summary.playout_delay_s, Some(0.0));
         assert!((c.summary.source_upload_kbps - src.upload_kbps).abs() < 1e-9);
         assert_eq!(c.summary.receivers, truth.nodes.len() - 1);
         for f in [
@@ -332,4 +342,116 @@ fn issue5_bad_input_is_a_clear_error() {
     );
     assert_eq!(out.status.code(), Some(64), "a usage error");
     assert!(stderr(&out).contains("--source b"), "{}", stderr(&out));
+}
+
+/// Issue 14: `NAME=FILE@IP` is validated as `--local` is (absent from the capture: exit 2,
+/// with the candidates), and two nodes never share an address: the second node to infer one
+/// is analysed again with its best other candidate.
+#[test]
+fn issue14_node_addresses_validated_and_distinct() {
+    let (dir, truth) = lab("distinct", &["--receivers", "2", "--duration", "20s"]);
+    let src = &truth.nodes[0];
+    let file = dir.join(&src.file);
+    let bad = vec![
+        "--node".to_string(),
+        format!("src={}@198.51.100.250", file.display()),
+    ];
+    let (out, _) = compare(&tmp("distinct-bad"), &bad);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("198.51.100.250 is not in the capture; candidates:"),
+        "{err}"
+    );
+    assert!(err.contains(&src.ip.to_string()), "{err}");
+
+    // The same capture as two nodes: the first keeps the address, the second is re-inferred.
+    let twice = vec![
+        "--node".to_string(),
+        format!("a={}", file.display()),
+        "--node".to_string(),
+        format!("b={}", file.display()),
+    ];
+    let (out, c) = compare(&tmp("distinct-twice"), &twice);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = c.unwrap();
+    assert_eq!(c.nodes[0].ip.as_deref(), Some(src.ip.to_string().as_str()));
+    let b = c.nodes[1].ip.clone().unwrap();
+    assert_ne!(Some(b.as_str()), c.nodes[0].ip.as_deref());
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("node b: inferred")
+                && w.contains("re-inferred under that constraint")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+/// Issue 13: a run's continuity comes from its own feed's media clock (the starved client's
+/// feed says 360 kb/s however little it was fed), or from the channel's `--stream-rate` when
+/// given; neither is then an estimate, and each run says how its rate was obtained.
+#[test]
+fn issue13_runs_use_the_media_clock_or_the_given_stream_rate() {
+    let dir = tmp("cmp-runs-clock");
+    let file = dir.join("starved.pcap");
+    let out = bin()
+        .args([
+            "simulate",
+            "--link",
+            "sll2",
+            "--duration",
+            "60s",
+            "--feed",
+            "mpegts",
+        ])
+        .args([
+            "--starve-at",
+            "20s",
+            "--starve-for",
+            "30s",
+            "--starve-fraction",
+            "0.3",
+        ])
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("starved.truth.json")).unwrap()).unwrap();
+    let want = truth["continuity"].as_f64().unwrap();
+    let base = vec![
+        "--run".to_string(),
+        format!("300kbps={}", file.display()),
+        "--node".to_string(),
+        format!("client={}", file.display()),
+    ];
+    for (name, extra, how) in [
+        ("clock", vec![], "media clock"),
+        (
+            "given",
+            vec!["--stream-rate".to_string(), "360kbps".to_string()],
+            "given",
+        ),
+    ] {
+        let mut args = base.clone();
+        args.extend(extra);
+        let (out, c) = compare(&tmp(&format!("cmp-runs-out-{name}")), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let run = &c.unwrap().runs[0];
+        assert!(
+            run.stream_how.starts_with(how),
+            "{name}: {}",
+            run.stream_how
+        );
+        assert!(!run.continuity_estimated, "{name}");
+        let rate = run.stream_rate_kbps.unwrap();
+        assert!((rate - 360.0).abs() <= 0.05 * 360.0, "{name}: {rate}");
+        let ci = run.continuity.unwrap();
+        assert!(
+            (ci - want).abs() <= 0.05,
+            "{name}: continuity {ci} vs truth {want}"
+        );
+    }
 }

@@ -38,6 +38,10 @@ pub struct CompareArgs {
     /// A run at a known input rate, e.g. 380kbps=run380.pcap (continuity against input rate)
     #[arg(long = "run", value_name = "LABEL=FILE", value_parser = parse_run)]
     pub runs: Vec<RunArg>,
+    /// The channel's stream rate (e.g. 532kbps), for every node and run: it takes precedence
+    /// over each capture's media clock and the estimates [default: each capture's own]
+    #[arg(long, value_name = "RATE", value_parser = super::units::parse_positive_rate_kbps)]
+    pub stream_rate: Option<f64>,
     /// Output directory [default: reports/compare; with --json, none unless -o is given]
     #[arg(short = 'o', long = "out", value_name = "DIR", value_parser = parse_out_dir)]
     pub out: Option<PathBuf>,
@@ -185,6 +189,13 @@ impl CompareArgs {
             },
             max_lag_s: self.max_lag,
             threads: self.jobs.map_or(0, |j| j as usize),
+            analysis: crate::pipeline::AnalysisConfig {
+                playback: crate::metrics::playback::PlaybackOptions {
+                    stream_rate_kbps: self.stream_rate,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             ..CompareConfig::default()
         })
     }

@@ -203,6 +203,12 @@ pub struct Run {
     /// report.continuity.index of the run's capture.
     pub continuity: Option<f64>,
     pub stream_rate_kbps: Option<f64>,
+    /// How the run's stream rate was obtained (`--stream-rate`, its media clock, or an
+    /// estimate) and whether its continuity is an estimate.
+    #[serde(default)]
+    pub stream_how: String,
+    #[serde(default)]
+    pub continuity_estimated: bool,
     pub stalls: usize,
     pub reason: Option<String>,
 }
@@ -358,7 +364,7 @@ pub fn write_html<W: Write>(
         )?;
         writeln!(
             out,
-            "<table><tr><th>address</th><td>{}</td></tr><tr><th>files</th><td class=\"text\">{}</td></tr><tr><th>duration (s)</th><td>{:.1}</td></tr><tr><th>download / upload (kb/s)</th><td>{:.1} / {:.1}</td></tr><tr><th>video download / upload (kb/s)</th><td>{:.1} / {:.1}</td></tr><tr><th>playback delay behind the source (s)</th><td>{}</td></tr><tr><th>continuity (%)</th><td>{}</td></tr><tr><th>buffer (s)</th><td>{}</td></tr><tr><th>playout delay (s)</th><td>{}</td></tr><tr><th>start-up delay (s)</th><td>{}</td></tr><tr><th>data rate (kb/s)</th><td>{}</td></tr><tr><th>pull/push, tree/mesh</th><td>{}, {}</td></tr><tr><th>peers</th><td>{}</td></tr></table>",
+            "<table><tr><th>address</th><td>{}</td></tr><tr><th>files</th><td class=\"text\">{}</td></tr><tr><th>duration (s)</th><td>{:.1}</td></tr><tr><th>download / upload (kb/s)</th><td>{:.1} / {:.1}</td></tr><tr><th>video download / upload (kb/s)</th><td>{:.1} / {:.1}</td></tr><tr><th>playback delay behind the source (s)</th><td>{}</td></tr><tr><th>continuity (%)</th><td>{}</td></tr><tr><th>buffer (s)</th><td>{}</td></tr><tr><th>playout delay (s)</th><td>{} <small>{}</small></td></tr><tr><th>start-up delay (s)</th><td>{}</td></tr><tr><th>data rate (kb/s)</th><td>{}</td></tr><tr><th>pull/push, tree/mesh</th><td>{}, {}</td></tr><tr><th>peers</th><td>{}</td></tr></table>",
             e(n.ip.as_deref().unwrap_or("?")),
             e(&n.files.join(", ")),
             n.duration_s,
@@ -379,6 +385,7 @@ pub fn write_html<W: Write>(
             opt(n.continuity.map(|x| x * 100.0), 2),
             opt(r.buffer_s, 1),
             opt(r.playout_delay_s, 1),
+            e(&r.playout_delay_how),
             opt(r.startup_delay_s, 1),
             opt(r.data_rate_kbps, 1),
             e(&r.pull_push),
