@@ -95,9 +95,17 @@ fn canvas<F>(draw: F) -> Result<String, SvgError>
 where
     F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), SvgError>,
 {
+    canvas_of_height(HEIGHT, draw)
+}
+
+/// [`canvas`] of another height (a figure of several panels).
+fn canvas_of_height<F>(height: u32, draw: F) -> Result<String, SvgError>
+where
+    F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), SvgError>,
+{
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         draw(&root)?;
         root.present().map_err(draw_err)?;

@@ -1,7 +1,9 @@
 //! `sizes.svg`: the distribution of UDP payload sizes (`report.sizes.histogram`) as bars over
 //! fixed-width size bins, counts on a log scale, bars coloured by class (control below the
 //! threshold, video at or above it), the peaks labelled with size, class and share, and the
-//! threshold drawn as a dashed line.
+//! threshold drawn as a dashed line. Each other transport with peer traffic
+//! (`report.sizes.transports[]`: uTP data, TCP payload) gets a panel of its own below, with
+//! its own threshold; UDP's panel is left out when there is no UDP but another transport.
 //!
 //! The x axis is the bin index (labelled in bytes): a histogram over a segmented byte range
 //! draws invisible bars in plotters (see CRATE-NOTES).
@@ -27,7 +29,8 @@ const MAX_BINS: u32 = 200;
 
 /// The figure as SVG text.
 pub fn svg(report: &Report) -> Result<String, SvgError> {
-    super::canvas(|root| draw(root, report))
+    let panels = panels(report).len().max(1) as u32;
+    super::canvas_of_height(super::HEIGHT * panels, |root| draw(root, report))
 }
 
 /// Writes the figure to `out`.
@@ -68,8 +71,63 @@ fn bins(histogram: &[(u32, u64)], width: u32, threshold: Option<u32>) -> BTreeMa
     out
 }
 
-fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<(), SvgError> {
+/// One transport's distribution, as drawn.
+struct Panel<'a> {
+    /// `UDP payload`, `uTP data`, `TCP payload`.
+    what: &'static str,
+    histogram: &'a [(u32, u64)],
+    threshold: Option<u32>,
+    threshold_how: &'a str,
+    peaks: &'a [crate::metrics::sizes::PeakOut],
+}
+
+/// The panels drawn: UDP (unless another transport has the traffic) and each other transport.
+fn panels(report: &Report) -> Vec<Panel<'_>> {
     let sizes = &report.sizes;
+    let udp = Panel {
+        what: "UDP payload",
+        histogram: &sizes.histogram,
+        threshold: sizes.threshold,
+        threshold_how: &sizes.threshold_how,
+        peaks: &sizes.peaks,
+    };
+    let mut panels = Vec::new();
+    if sizes.histogram.iter().any(|(_, c)| *c > 0) || sizes.transports.is_empty() {
+        panels.push(udp);
+    }
+    for t in &sizes.transports {
+        panels.push(Panel {
+            what: if t.transport == "utp" {
+                "uTP data"
+            } else {
+                "TCP payload"
+            },
+            histogram: &t.histogram,
+            threshold: t.threshold,
+            threshold_how: &t.threshold_how,
+            peaks: &t.peaks,
+        });
+    }
+    panels
+}
+
+fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<(), SvgError> {
+    let panels = panels(report);
+    if let [only] = panels.as_slice() {
+        return draw_panel(root, only);
+    }
+    let areas = root.split_evenly((panels.len(), 1));
+    for (area, panel) in areas.iter().zip(&panels) {
+        draw_panel(area, panel)?;
+    }
+    Ok(())
+}
+
+fn draw_panel(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    sizes: &Panel<'_>,
+) -> Result<(), SvgError> {
+    let what = sizes.what;
     let total: u64 = sizes
         .histogram
         .iter()
@@ -90,7 +148,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .saturating_mul(100);
     let width = bin_width(span);
     let n_bins = span.div_ceil(width).max(1);
-    let bins = bins(&sizes.histogram, width, sizes.threshold);
+    let bins = bins(sizes.histogram, width, sizes.threshold);
     let max_count = bins
         .values()
         .map(|(c, v)| (*c).max(*v))
@@ -100,10 +158,10 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
     // Headroom above the highest bar for the peak labels (a factor on the log axis).
     let top = (max_count as f64 * 12.0).max(10.0);
     let title = if total == 0 {
-        "UDP payload sizes: no UDP packets of the local host".to_string()
+        format!("{what} sizes: no {} packets of the local host", &what[..3])
     } else {
         format!(
-            "UDP payload sizes of the local host's peer traffic ({total} packets, {width}-byte bins)"
+            "{what} sizes of the local host's peer traffic ({total} packets, {width}-byte bins)"
         )
     };
     let mut legend = Vec::new();
@@ -139,7 +197,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .disable_x_mesh()
         .bold_line_style(BLACK.mix(0.08))
         .light_line_style(TRANSPARENT)
-        .x_desc("UDP payload (bytes)")
+        .x_desc(format!("{what} (bytes)"))
         .y_desc("packets (log scale)")
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&tick)
@@ -148,10 +206,18 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         .draw()
         .map_err(draw_err)?;
     let (px, py) = chart.plotting_area().get_pixel_range();
+    // Pixel ranges and chart coordinates are absolute; text is drawn relative to this panel.
+    let (ox, oy) = root.get_base_pixel();
+    let rel = |(x, y): (i32, i32)| (x - ox, y - oy);
     if total == 0 {
-        let mut lines = vec!["No UDP payload sizes in this report: nothing to draw.".to_string()];
-        lines.extend(wrap(&sizes.threshold_how, 80));
-        return draw_message(root, &lines, (px.start, py.start), (px.end, py.end));
+        let mut lines = vec![format!("No {what} sizes in this report: nothing to draw.")];
+        lines.extend(wrap(sizes.threshold_how, 80));
+        return draw_message(
+            root,
+            &lines,
+            rel((px.start, py.start)),
+            rel((px.end, py.end)),
+        );
     }
     // Bars: control first, then video, so a bin holding both shows its larger class on top.
     let bar = |bin: u32, count: u64, style: ShapeStyle| {
@@ -192,16 +258,16 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
             let y = placer.place(lx + 4, py.start + 4, w, line_h, line_h);
             root.draw(&Text::new(
                 text,
-                (lx + 4, y),
+                rel((lx + 4, y)),
                 text_style(NOTE_SIZE, ALERT, Pos::new(HPos::Left, VPos::Top)),
             ))
             .map_err(draw_err)?;
         }
         None => {
-            let text = clean(&sizes.threshold_how, 90);
+            let text = clean(sizes.threshold_how, 90);
             root.draw(&Text::new(
                 text,
-                (px.start + 8, py.start + 6),
+                rel((px.start + 8, py.start + 6)),
                 text_style(NOTE_SIZE, ALERT, Pos::new(HPos::Left, VPos::Top)),
             ))
             .map_err(draw_err)?;
@@ -230,14 +296,14 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, report: &Report) -> Result<()
         let y = placer.place(x, by - 8 - line_h, w, line_h, -line_h);
         if y + line_h < by - 8 {
             root.draw(&PathElement::new(
-                vec![(bx, y + line_h), (bx, by - 2)],
+                vec![rel((bx, y + line_h)), rel((bx, by - 2))],
                 BLACK.mix(0.4),
             ))
             .map_err(draw_err)?;
         }
         root.draw(&Text::new(
             text,
-            (x, y),
+            rel((x, y)),
             text_style(NOTE_SIZE, BLACK, Pos::new(HPos::Left, VPos::Top)),
         ))
         .map_err(draw_err)?;
