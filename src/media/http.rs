@@ -92,7 +92,7 @@ enum ReqState {
 }
 
 /// The player → server direction: request heads.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RequestParser {
     state: ReqState,
     buf: Vec<u8>,
@@ -270,7 +270,7 @@ pub struct ResponseStats {
 }
 
 /// The server → player direction: responses and their bodies.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ResponseParser {
     state: RespState,
     buf: Vec<u8>,

@@ -211,7 +211,7 @@ pub struct FeedSummary {
 }
 
 /// The feed's media time, over all connections.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct FeedClock {
     timeline: PcrTimeline,
     first_ns: Option<i64>,
@@ -273,7 +273,7 @@ impl PcrSink for FeedClock {
 }
 
 /// Body handling of one connection: sniffing, then the TS parser for MPEG-TS bodies.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Bodies {
     sniff: Vec<u8>,
     /// Bytes lost before the container was decided.
@@ -432,7 +432,7 @@ impl StreamSink for UpSink<'_> {
 }
 
 /// One connection's state.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Conn {
     up: Reassembler,
     down: Reassembler,
@@ -455,7 +455,7 @@ impl Conn {
 }
 
 /// Running totals of retired connections.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Totals {
     http: Option<(u64, bool, HttpInfo)>,
     requests: u64,
@@ -476,7 +476,7 @@ struct Totals {
 }
 
 /// Follows the player feed over any number of TCP connections; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FeedTracker {
     conns: FxHashMap<(SocketAddr, SocketAddr), Conn>,
     clock: FeedClock,

@@ -86,7 +86,7 @@ struct Range {
 }
 
 /// One direction of a TCP connection being put back in order.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Reassembler {
     /// Sequence number of the byte at offset `next` (valid once `started`).
     next_seq: u32,

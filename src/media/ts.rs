@@ -281,7 +281,7 @@ pub struct Programme {
 }
 
 /// A PSI section being collected.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Section {
     buf: Vec<u8>,
     active: bool,
@@ -298,7 +298,7 @@ impl PcrSink for () {
 }
 
 /// A streaming MPEG-TS parser.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TsParser {
     win: [u8; 2 * TS_PACKET],
     len: usize,

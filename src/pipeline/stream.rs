@@ -21,8 +21,7 @@ pub struct Pass {
     pub fin: Finished,
     /// What application identification found (it reads payloads on the decoding side).
     pub findings: Findings,
-    /// The player feed's container and clock (`None` for a snapshot, or when no segment
-    /// reached a player port).
+    /// The player feed's container and clock (`None` when no segment reached a player port).
     pub feed: Option<FeedSummary>,
     /// What the capture filter said.
     pub filter_warnings: Vec<String>,
@@ -30,6 +29,7 @@ pub struct Pass {
 
 /// The player feed: loopback TCP to or from a player port, put back in order and parsed on
 /// the decoding side (it needs the payload).
+#[derive(Clone)]
 struct Feed {
     ports: Vec<u16>,
     tracker: FeedTracker,
@@ -137,9 +137,9 @@ impl Analyzer {
         Pass {
             fin: self.table.clone().finish(),
             findings: self.ident.finish(),
-            // The feed's parsers are not copied for a snapshot: its stream rate and continuity
-            // are the estimates until the final report.
-            feed: None,
+            // A copy of the feed's parsers (each connection's reorder ring and TS state) is
+            // finished, so a snapshot measures with the media clock as the final report does.
+            feed: self.feed.clone().finish(),
             filter_warnings: warnings,
         }
     }
@@ -273,4 +273,55 @@ pub(crate) fn parallel_pass(
             filter_warnings: warnings,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{self, Feed as SimFeed, Link, SimConfig};
+    use crate::source::CaptureFile;
+
+    /// A snapshot taken mid-capture measures with the feed's media clock, as the final
+    /// report does (issue 13), and leaves the analyzer running.
+    #[test]
+    fn a_snapshot_has_the_feeds_media_clock() {
+        let cfg = SimConfig {
+            link: Link::Sll2,
+            duration_s: 30.0,
+            feed: SimFeed::MpegTs,
+            ..SimConfig::default()
+        };
+        let mut bytes = Vec::new();
+        let truth = sim::generate(&cfg, &mut bytes).expect("simulate");
+        let nominal = truth.feed.map(|f| f.nominal_kbps).expect("feed truth");
+        let file = CaptureFile::from_reader("sim", Box::new(std::io::Cursor::new(bytes)), None)
+            .expect("capture");
+        let acfg = AnalysisConfig {
+            table: crate::flow::TableConfig {
+                player_ports: vec![8902],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut analyzer = Analyzer::new(&acfg).expect("analyzer");
+        let mut merged = Merged::new(vec![file]);
+        let mut n = 0u64;
+        let mut snap = None;
+        merged.for_each(|raw| {
+            analyzer.push(&raw);
+            n += 1;
+            if n == 2_500 {
+                snap = Some(analyzer.snapshot());
+            }
+        });
+        let snap = snap.expect("a snapshot was taken");
+        let feed = snap.feed.expect("the snapshot has the feed");
+        let rate = feed.nominal_kbps.expect("a media clock");
+        assert!(
+            (rate - nominal).abs() <= 0.01 * nominal,
+            "{rate} vs {nominal}"
+        );
+        let fin = analyzer.finish().feed.expect("the final pass has the feed");
+        assert!(fin.ts.packets > feed.ts.packets);
+    }
 }
