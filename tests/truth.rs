@@ -392,3 +392,82 @@ fn issue3_without_player_traffic() {
     assert!(r.stream.how.starts_with("given"));
     assert!(!r.stream.estimated && !r.continuity.estimated);
 }
+
+/// Issue 14: peer traffic over TCP (one connection per peer, TCP's own acknowledgements) is
+/// classified by its own size split: suppliers, shares and rates as on UDP, pull or push from
+/// the requests, whatever the overlay.
+#[test]
+fn issue14_tcp_transport_sessions() {
+    for (name, overlay) in [("tcp-mesh", "mesh"), ("tcp-tree", "tree")] {
+        let (t, r) = run(
+            name,
+            &[
+                "--seed",
+                "2",
+                "--duration",
+                "40s",
+                "--peer-transport",
+                "tcp",
+                "--overlay",
+                overlay,
+            ],
+            &[],
+        );
+        assert_eq!(r.local.ip.as_deref(), t["local_ip"].as_str());
+        assert_eq!(t["overlay"]["transport"], "tcp");
+        let want: Vec<&str> = t["suppliers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["ip"].as_str().unwrap())
+            .collect();
+        let mut got: Vec<&str> = r
+            .peers
+            .list
+            .iter()
+            .filter(|p| p.role.as_str() == "supplier")
+            .map(|p| p.ip.as_str())
+            .collect();
+        let mut want_sorted = want.clone();
+        got.sort_unstable();
+        want_sorted.sort_unstable();
+        assert_eq!(got, want_sorted, "{name}");
+        for p in r
+            .peers
+            .list
+            .iter()
+            .filter(|p| p.role.as_str() == "supplier")
+        {
+            assert_eq!(p.transport, vec!["tcp".to_string()], "{name} {}", p.ip);
+        }
+        within(
+            r.peers.concentration.top2_share,
+            f(&t, "top2_share"),
+            0.02,
+            "top-2 share",
+        );
+        within(
+            r.traffic.video.download_kbps,
+            f(&t, "video_download_kbps"),
+            0.03,
+            "video down",
+        );
+        within(
+            r.traffic.download_kbps,
+            f(&t, "download_kbps"),
+            0.03,
+            "down",
+        );
+        assert_eq!(
+            r.summary.pull_push,
+            t["overlay"]["pull_push"].as_str().unwrap(),
+            "{name}: {}",
+            r.summary.pull_push_how
+        );
+        assert_eq!(
+            r.summary.tree_mesh,
+            t["overlay"]["tree_mesh"].as_str().unwrap(),
+            "{name}"
+        );
+    }
+}

@@ -43,6 +43,15 @@ pub enum OverlayArg {
     Tree,
 }
 
+/// What carries the peer traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerTransportArg {
+    /// UDP datagrams, each video packet acknowledged by a small datagram
+    Udp,
+    /// One TCP connection per peer; TCP's own ACKs, no application acknowledgement
+    Tcp,
+}
+
 /// Capture format choices on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
@@ -69,6 +78,8 @@ Examples:
       the player is fed a real MPEG-TS from which 25 packets were lost (truth: feed)
   peerscope simulate -o tree.pcap --overlay tree
       one parent pushes the stream, the client only acknowledges (truth: overlay push/tree)
+  peerscope simulate -o tcp.pcap --peer-transport tcp
+      every peer over its own TCP connection (TCP's ACKs, requests as segments)
   peerscope simulate --lab --receivers 6 -o lab/ --hold 2s --net-delay 30ms
       a source and 6 receivers in a forwarding tree: lab/source.pcap, lab/r1.pcap, …,
       lab/lab.truth.json (input of `peerscope compare`)";
@@ -116,6 +127,9 @@ pub struct SimulateOptions {
     /// How video reaches the client (truth: overlay)
     #[arg(long, value_enum, default_value_t = OverlayArg::Mesh)]
     pub overlay: OverlayArg,
+    /// What carries the peer traffic (truth: overlay.transport)
+    #[arg(long, value_enum, default_value_t = PeerTransportArg::Udp)]
+    pub peer_transport: PeerTransportArg,
     /// Peers the client uploads video to
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub consumers: usize,
@@ -252,6 +266,10 @@ impl SimulateOptions {
                 (Some(s), _) => s.0.clone(),
                 (None, OverlayArg::Tree) => vec![1.0],
                 (None, OverlayArg::Mesh) => SimConfig::default().supplier_shares,
+            },
+            peer_transport: match self.peer_transport {
+                PeerTransportArg::Udp => sim::SimTransport::Udp,
+                PeerTransportArg::Tcp => sim::SimTransport::Tcp,
             },
             overlay: match self.overlay {
                 OverlayArg::Mesh => sim::Overlay::MeshPull,

@@ -232,28 +232,50 @@ pub fn otsu_threshold(hist: &SizeHist) -> Option<u32> {
     Some(lo + (hi - lo).div_ceil(2))
 }
 
-/// Sizes holding less than this share of the packets are ignored by [`log_gap_threshold`].
+/// Size bands holding less than this share of the packets are ignored by
+/// [`log_gap_threshold`].
 pub const LOG_GAP_MIN_SHARE: f64 = 0.005;
+/// Bands per octave of [`log_gap_threshold`]: sizes within a ninth of each other share a band,
+/// so protocol messages spread over many sizes (40–120 bytes, none frequent on its own) still
+/// count as the class they are.
+const LOG_GAP_BANDS_PER_OCTAVE: f64 = 8.0;
 
 /// The threshold of a stream protocol's segments (uTP data, TCP payload): in the middle, on a
-/// log scale, of the widest ratio between two consecutive sizes that each hold at least
-/// [`LOG_GAP_MIN_SHARE`] of the packets. Protocol messages (acknowledgements, BitTorrent's
-/// have/request/choke of 0–17 bytes) and piece data (blocks cut to the path's MTU, whatever
-/// their count: a connection held back by congestion control sends many short data packets)
-/// are an order of magnitude apart, while Otsu's variance rule moves the split into the data
-/// when short data packets are many. `None` with fewer than two such sizes.
+/// log scale, of the widest ratio between two consecutive size bands (an eighth of an octave
+/// each) that each hold at least [`LOG_GAP_MIN_SHARE`] of the packets. Protocol messages
+/// (BitTorrent's have/request/choke of 4–17 bytes, a P2P-TV client's 40–120-byte messages) and
+/// piece data (blocks cut to the path's MTU, whatever their count: a connection held back by
+/// congestion control sends many short data packets) are an order of magnitude apart, while
+/// Otsu's variance rule moves the split into the data when short data packets are many.
+/// Segments without data (TCP pure ACKs, uTP `ST_STATE`: size 0) are control and carry no
+/// size, so the gap is sought among the others; with a single band of them the split is
+/// between 0 and that band. `None` when no segment has data.
 pub fn log_gap_threshold(hist: &SizeHist) -> Option<u32> {
-    let total = hist.packets();
-    let sizes: Vec<u32> = hist
-        .cells()
-        .iter()
-        .filter(|(_, c)| c.packets as f64 >= LOG_GAP_MIN_SHARE * total as f64)
-        .map(|(s, _)| *s)
-        .collect();
-    let (lo, hi) = sizes.windows(2).map(|w| (w[0], w[1])).max_by(|a, b| {
-        let ratio = |(lo, hi): (u32, u32)| f64::from(hi + 1) / f64::from(lo + 1);
-        ratio(*a).total_cmp(&ratio(*b)).then(b.0.cmp(&a.0))
-    })?;
+    let total = hist.packets() as f64;
+    // (band, smallest size, largest size, packets) of the sizes with data, ascending.
+    let mut bands: Vec<(i64, u32, u32, u64)> = Vec::new();
+    for (size, c) in hist.cells() {
+        if *size == 0 || c.packets == 0 {
+            continue;
+        }
+        let band = (f64::from(*size).log2() * LOG_GAP_BANDS_PER_OCTAVE).floor() as i64;
+        match bands.last_mut() {
+            Some(last) if last.0 == band => {
+                last.2 = *size;
+                last.3 += c.packets;
+            }
+            _ => bands.push((band, *size, *size, c.packets)),
+        }
+    }
+    bands.retain(|b| b.3 as f64 >= LOG_GAP_MIN_SHARE * total);
+    let (lo, hi) = match bands.as_slice() {
+        [] => return None,
+        [only] => (0, only.1),
+        _ => bands.windows(2).map(|w| (w[0].2, w[1].1)).max_by(|a, b| {
+            let ratio = |(lo, hi): (u32, u32)| f64::from(hi + 1) / f64::from(lo + 1);
+            ratio(*a).total_cmp(&ratio(*b)).then(b.0.cmp(&a.0))
+        })?,
+    };
     let mid = (f64::from(lo + 1) * f64::from(hi + 1)).sqrt().ceil() as u32;
     Some(mid.saturating_sub(1).clamp(lo + 1, hi))
 }
@@ -283,6 +305,12 @@ mod tests {
         let h = hist(&[(0, 1000), (3, 1), (1400, 1000)]);
         assert!(log_gap_threshold(&h).is_some_and(|t| t > 3 && t <= 1400));
         assert_eq!(log_gap_threshold(&hist(&[(0, 10)])), None);
+        // Messages spread over 40–120 bytes, none of them frequent: still one class, far
+        // from the data; the pure ACKs' size 0 makes no gap with them.
+        let mut cells: Vec<(u32, u64)> = (40..=120).map(|s| (s, 5)).collect();
+        cells.extend([(0, 2000), (1320, 1600)]);
+        let t = log_gap_threshold(&hist(&cells)).unwrap();
+        assert!(t > 120 && t <= 1320, "{t}");
     }
 
     fn hist(pairs: &[(u32, u64)]) -> SizeHist {

@@ -145,6 +145,31 @@ pub struct SimConfig {
     pub ts_loss: u64,
     /// How video reaches the client: pulled from a mesh (the default) or pushed down a tree.
     pub overlay: Overlay,
+    /// What carries the peer traffic: UDP (the default) or one TCP connection per peer.
+    pub peer_transport: SimTransport,
+}
+
+/// The transport of the peer traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimTransport {
+    /// UDP datagrams, each video packet acknowledged by a small datagram.
+    #[default]
+    Udp,
+    /// One TCP connection per peer, opened by the client (SYN, SYN/ACK, ACK); messages and
+    /// video are segments with payload, acknowledged by TCP itself (the client's pure ACK
+    /// every second video segment, as delayed ACK does; the peer's one round trip after each
+    /// segment the client sends). No application-level acknowledgement.
+    Tcp,
+}
+
+impl SimTransport {
+    /// `udp` or `tcp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimTransport::Udp => "udp",
+            SimTransport::Tcp => "tcp",
+        }
+    }
 }
 
 /// How the client gets its video.
@@ -203,6 +228,7 @@ impl Default for SimConfig {
             feed: Feed::Random,
             ts_loss: 0,
             overlay: Overlay::MeshPull,
+            peer_transport: SimTransport::Udp,
         }
     }
 }

@@ -31,8 +31,8 @@ use super::rng::Rng;
 use super::tally::{Dir, PacketInfo, Tally, TruthContext};
 use super::truth::Truth;
 use super::{
-    Feed, Link, SimConfig, SimError, CAPTURE_EPOCH_S, CLIENT_UDP_PORT, DNS_IP, PLAYER_PORT,
-    TRACKER_IP, TRACKER_NAME, TRACKER_PORT,
+    Feed, Link, SimConfig, SimError, SimTransport, CAPTURE_EPOCH_S, CLIENT_UDP_PORT, DNS_IP,
+    PLAYER_PORT, TRACKER_IP, TRACKER_NAME, TRACKER_PORT,
 };
 
 const MS: u64 = 1_000_000;
@@ -52,6 +52,7 @@ const STREAM_CONTROL: u64 = 4;
 const STREAM_TRACKER: u64 = 5;
 const STREAM_PLAYER: u64 = 6;
 const STREAM_REQUEST: u64 = 7;
+const STREAM_TCP: u64 = 8;
 /// Mesh pull: gap between two requests to one supplier (ms, uniform).
 const REQUEST_GAP_MS: (u64, u64) = (150, 450);
 /// Control message payload sizes are drawn from this range (bytes).
@@ -73,6 +74,16 @@ pub(crate) const HTTP_HEADER_TS_LEN: usize = HTTP_HEADER_TS.len();
 /// The response head of an MPEG-TS feed (`--feed mpegts`).
 const HTTP_HEADER_TS: &[u8] = b"HTTP/1.1 200 OK\r\nServer: SopCast\r\nContent-Type: \
 video/mp2t\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+
+/// Peer TCP: one connection's sequence numbers (`--peer-transport tcp`).
+#[derive(Debug, Clone, Copy, Default)]
+struct TcpConn {
+    cli_port: u16,
+    cli_nxt: u32,
+    peer_nxt: u32,
+    /// Video segments received since the client's last ACK.
+    unacked: u8,
+}
 
 /// One simulated remote peer.
 #[derive(Debug, Clone)]
@@ -142,6 +153,10 @@ enum Ev {
     UpAck(u16, u32),
     /// Mesh pull: a chunk request to supplier `k` (then the next one is scheduled).
     Request(u16),
+    /// Peer TCP: the SYN/ACK of peer `k` arrives (the client answers and greets it).
+    Greet(u16),
+    /// Peer TCP: peer `k` acknowledges what the client sent it.
+    PeerAck(u16),
     PlayerConnect,
     Loop(LoopSeg),
     PlayerTick,
@@ -216,6 +231,7 @@ impl<W: Write> Emitter<W> {
             dport,
             ip_len: (28 + payload.len()) as u32,
             payload_len: payload.len() as u32,
+            peer_tcp: false,
         });
         Ok(())
     }
@@ -227,6 +243,7 @@ impl<W: Write> Emitter<W> {
         ip: Ipv4Fields,
         tcp: TcpFields,
         payload: &[u8],
+        peer_tcp: bool,
     ) -> Result<(), SimError> {
         let link = self.link_header(dir);
         build_tcp(&mut self.frame, &link, &ip, &tcp, payload)?;
@@ -242,6 +259,7 @@ impl<W: Write> Emitter<W> {
             dport: tcp.dport,
             ip_len: (20 + header + payload.len()) as u32,
             payload_len: payload.len() as u32,
+            peer_tcp,
         });
         Ok(())
     }
@@ -286,6 +304,8 @@ struct Session<'c, W: Write> {
     /// Mesh pull: the chunk requests' own stream, so the other draws are those of a push run.
     rng_req: Rng,
     requests_sent: u64,
+    /// Peer TCP connections, one per peer (empty over UDP).
+    conns: Vec<TcpConn>,
     peers: Vec<Peer>,
     suppliers: Vec<u16>,
     supplier_cum: Vec<f64>,
@@ -376,7 +396,12 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         .iter()
         .map(|&i| {
             let p = &peers[usize::from(i)];
-            p.contact_ns + 2 * p.rtt_ns + 2 * MS
+            let handshake = if cfg.peer_transport == SimTransport::Tcp {
+                p.rtt_ns
+            } else {
+                0
+            };
+            p.contact_ns + 2 * p.rtt_ns + handshake + 2 * MS
         })
         .max()
         .unwrap_or(0);
@@ -425,6 +450,20 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
     let dns_id = setup.next_u64() as u16;
     let local_id = setup.next_u64() as u16;
 
+    // Peer TCP: the sequence numbers come from their own stream, so UDP runs are unchanged.
+    let conns: Vec<TcpConn> = if cfg.peer_transport == SimTransport::Tcp {
+        let mut rng = Rng::new(cfg.seed, STREAM_TCP);
+        (0..peers.len())
+            .map(|k| TcpConn {
+                cli_port: 40_000 + k as u16,
+                cli_nxt: rng.next_u64() as u32,
+                peer_nxt: rng.next_u64() as u32,
+                unacked: 0,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let ctx = TruthContext {
         seed: cfg.seed,
         link: cfg.link.name(),
@@ -470,6 +509,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         rng_ply: Rng::new(cfg.seed, STREAM_PLAYER),
         rng_req: Rng::new(cfg.seed, STREAM_REQUEST),
         requests_sent: 0,
+        conns,
         peers,
         suppliers,
         supplier_cum,
@@ -515,6 +555,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         pull_push: pull_push.to_string(),
         tree_mesh: tree_mesh.to_string(),
         requests_sent,
+        transport: cfg.peer_transport.name().to_string(),
     });
     truth.feed = feed.map(|f| f.truth(handed.saturating_sub(header_len)));
     Ok(truth)
@@ -608,18 +649,27 @@ impl<W: Write> Session<'_, W> {
                 self.at(next, Ev::TrackerKeepAlive);
                 Ok(())
             }
-            Ev::Contact(k) => {
-                // Hello, answer, second message, answer; then periodic keep-alives.
-                self.control(t, k, false, 1)?;
+            Ev::Contact(k) if !self.conns.is_empty() => {
+                // Peer TCP: the client opens the connection; it greets once it is open.
+                let c = self.conns[usize::from(k)];
+                self.tcp_segment(t, k, false, tcp_flags::SYN, c.cli_nxt, 0, Some(1460), &[])?;
+                self.conns[usize::from(k)].cli_nxt = c.cli_nxt.wrapping_add(1);
                 let rtt = self.peers[usize::from(k)].rtt_ns;
-                let think = self.rng_ctl.range(200, 1_000) * US;
-                self.at(t + rtt, Ev::CtlIn(k, 2));
-                self.at(t + rtt + think, Ev::CtlOut(k, 3));
-                self.at(t + 2 * rtt + think, Ev::CtlIn(k, 4));
-                let first = self.rng_ctl.uniform(2.0, 6.0) * self.keepalive_scale();
-                let next = t + (first * SEC as f64) as u64;
-                self.at(next, Ev::KeepAlive(k));
+                self.at(t + rtt, Ev::Greet(k));
                 Ok(())
+            }
+            Ev::Greet(k) => {
+                let c = self.conns[usize::from(k)];
+                let flags = tcp_flags::SYN | tcp_flags::ACK;
+                self.tcp_segment(t, k, true, flags, c.peer_nxt, c.cli_nxt, Some(1440), &[])?;
+                self.conns[usize::from(k)].peer_nxt = c.peer_nxt.wrapping_add(1);
+                self.tcp_ack(t, k)?;
+                self.greet(t, k)
+            }
+            Ev::Contact(k) => self.greet(t, k),
+            Ev::PeerAck(k) => {
+                let c = self.conns[usize::from(k)];
+                self.tcp_segment(t, k, true, tcp_flags::ACK, c.peer_nxt, c.cli_nxt, None, &[])
             }
             Ev::CtlIn(k, kind) => self.control(t, k, true, kind),
             Ev::CtlOut(k, kind) => self.control(t, k, false, kind),
@@ -675,6 +725,121 @@ impl<W: Write> Session<'_, W> {
                 Ok(())
             }
         }
+    }
+
+    /// Hello, answer, second message, answer; then periodic keep-alives.
+    fn greet(&mut self, t: u64, k: u16) -> Result<(), SimError> {
+        // Hello, answer, second message, answer; then periodic keep-alives.
+        self.control(t, k, false, 1)?;
+        let rtt = self.peers[usize::from(k)].rtt_ns;
+        let think = self.rng_ctl.range(200, 1_000) * US;
+        self.at(t + rtt, Ev::CtlIn(k, 2));
+        self.at(t + rtt + think, Ev::CtlOut(k, 3));
+        self.at(t + 2 * rtt + think, Ev::CtlIn(k, 4));
+        let first = self.rng_ctl.uniform(2.0, 6.0) * self.keepalive_scale();
+        let next = t + (first * SEC as f64) as u64;
+        self.at(next, Ev::KeepAlive(k));
+        Ok(())
+    }
+
+    // ---- peer TCP ----------------------------------------------------------------------------
+
+    /// A segment of peer `k`'s connection (`inbound`: from the peer).
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_segment(
+        &mut self,
+        t: u64,
+        k: u16,
+        inbound: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        mss: Option<u16>,
+        payload: &[u8],
+    ) -> Result<(), SimError> {
+        let c = self.conns[usize::from(k)];
+        let port = self.peers[usize::from(k)].port;
+        let (dir, fields, sport, dport) = if inbound {
+            (Dir::In, self.peer_fields(k), port, c.cli_port)
+        } else {
+            let ip = self.peers[usize::from(k)].ip;
+            (Dir::Out, self.out_fields(ip), c.cli_port, port)
+        };
+        let tcp = TcpFields {
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            window: 65_535,
+            mss,
+        };
+        self.out.tcp(t, dir, fields, tcp, payload, true)
+    }
+
+    /// The client's pure ACK of everything peer `k` sent.
+    fn tcp_ack(&mut self, t: u64, k: u16) -> Result<(), SimError> {
+        let c = self.conns[usize::from(k)];
+        self.conns[usize::from(k)].unacked = 0;
+        self.tcp_segment(
+            t,
+            k,
+            false,
+            tcp_flags::ACK,
+            c.cli_nxt,
+            c.peer_nxt,
+            None,
+            &[],
+        )
+    }
+
+    /// Sends `self.payload` between the client and peer `k` over the peer transport: a UDP
+    /// datagram, or a TCP segment (then TCP acknowledges it: the client every second video
+    /// segment and every message at once, the peer one round trip later).
+    fn peer_emit(&mut self, t: u64, k: u16, inbound: bool) -> Result<(), SimError> {
+        let payload = std::mem::take(&mut self.payload);
+        let r = self.peer_emit_bytes(t, k, inbound, &payload);
+        self.payload = payload;
+        r
+    }
+
+    fn peer_emit_bytes(
+        &mut self,
+        t: u64,
+        k: u16,
+        inbound: bool,
+        payload: &[u8],
+    ) -> Result<(), SimError> {
+        let port = self.peers[usize::from(k)].port;
+        if self.conns.is_empty() {
+            return if inbound {
+                let fields = self.peer_fields(k);
+                self.out
+                    .udp(t, Dir::In, fields, port, CLIENT_UDP_PORT, payload)
+            } else {
+                let fields = self.out_fields(self.peers[usize::from(k)].ip);
+                self.out
+                    .udp(t, Dir::Out, fields, CLIENT_UDP_PORT, port, payload)
+            };
+        }
+        let c = self.conns[usize::from(k)];
+        let len = payload.len() as u32;
+        let push = tcp_flags::PSH | tcp_flags::ACK;
+        if inbound {
+            self.tcp_segment(t, k, true, push, c.peer_nxt, c.cli_nxt, None, payload)?;
+            let conn = &mut self.conns[usize::from(k)];
+            conn.peer_nxt = c.peer_nxt.wrapping_add(len);
+            conn.unacked = conn.unacked.saturating_add(1);
+            if conn.unacked >= 2 || payload.len() != usize::from(self.cfg.video_size) {
+                self.tcp_ack(t, k)?;
+            }
+        } else {
+            self.tcp_segment(t, k, false, push, c.cli_nxt, c.peer_nxt, None, payload)?;
+            self.conns[usize::from(k)].cli_nxt = c.cli_nxt.wrapping_add(len);
+            let rtt = self.peers[usize::from(k)].rtt_ns;
+            self.at(t + rtt, Ev::PeerAck(k));
+        }
+        Ok(())
     }
 
     // ---- DNS -------------------------------------------------------------------------------
@@ -825,7 +990,7 @@ impl<W: Write> Session<'_, W> {
             mss: seg.mss,
         };
         let payload = std::mem::take(&mut self.payload);
-        let r = self.out.tcp(t, dir, ip, tcp, &payload);
+        let r = self.out.tcp(t, dir, ip, tcp, &payload, false);
         self.payload = payload;
         r
     }
@@ -856,19 +1021,7 @@ impl<W: Write> Session<'_, W> {
         self.payload[0] = 0x43;
         self.payload[1] = kind;
         self.payload[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        let port = self.peers[usize::from(k)].port;
-        let payload = std::mem::take(&mut self.payload);
-        let r = if inbound {
-            let fields = self.peer_fields(k);
-            self.out
-                .udp(t, Dir::In, fields, port, CLIENT_UDP_PORT, &payload)
-        } else {
-            let fields = self.out_fields(self.peers[usize::from(k)].ip);
-            self.out
-                .udp(t, Dir::Out, fields, CLIENT_UDP_PORT, port, &payload)
-        };
-        self.payload = payload;
-        r
+        self.peer_emit(t, k, inbound)
     }
 
     // ---- video -----------------------------------------------------------------------------
@@ -921,16 +1074,12 @@ impl<W: Write> Session<'_, W> {
             let seq = self.video_seq;
             self.video_seq = self.video_seq.wrapping_add(1);
             self.video_payload(seq);
-            let port = self.peers[usize::from(k)].port;
-            let fields = self.peer_fields(k);
-            let payload = std::mem::take(&mut self.payload);
-            let r = self
-                .out
-                .udp(t, Dir::In, fields, port, CLIENT_UDP_PORT, &payload);
-            self.payload = payload;
-            r?;
+            self.peer_emit(t, k, true)?;
+            // Drawn over TCP too, so both transports see the same video draws.
             let delay = self.rng_video.range(50, 500) * US;
-            self.at(t + delay, Ev::Ack(k, seq));
+            if self.conns.is_empty() {
+                self.at(t + delay, Ev::Ack(k, seq));
+            }
             let next = t + Self::interval(&mut self.rng_video, self.cfg.video_size, rate);
             self.at(next, Ev::VideoTick);
         } else {
@@ -949,17 +1098,12 @@ impl<W: Write> Session<'_, W> {
         let lag = self.rng_up.range(5, 50) as u32;
         let seq = self.video_seq.saturating_sub(lag);
         self.video_payload(seq);
-        let ip = self.peers[usize::from(k)].ip;
-        let port = self.peers[usize::from(k)].port;
-        let fields = self.out_fields(ip);
-        let payload = std::mem::take(&mut self.payload);
-        let r = self
-            .out
-            .udp(t, Dir::Out, fields, CLIENT_UDP_PORT, port, &payload);
-        self.payload = payload;
-        r?;
+        self.peer_emit(t, k, false)?;
         let rtt = self.peers[usize::from(k)].rtt_ns;
-        self.at(t + rtt, Ev::UpAck(k, seq));
+        // Over TCP the consumer's ACK is TCP's own (`peer_emit` scheduled it).
+        if self.conns.is_empty() {
+            self.at(t + rtt, Ev::UpAck(k, seq));
+        }
         let next = t + Self::interval(&mut self.rng_up, self.cfg.video_size, rate);
         self.at(next, Ev::UploadTick);
         Ok(())
@@ -1161,7 +1305,7 @@ impl<W: Write> Session<'_, W> {
             mss: seg.mss,
         };
         let payload = std::mem::take(&mut self.payload);
-        let r = self.out.tcp(t, Dir::Loop, fields, tcp, &payload);
+        let r = self.out.tcp(t, Dir::Loop, fields, tcp, &payload, false);
         self.payload = payload;
         // The client's buffer never goes negative.
         debug_assert!(self.out.tally.player_handed() <= self.out.tally.video_payload_in());

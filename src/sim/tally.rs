@@ -44,13 +44,16 @@ pub(crate) struct PacketInfo {
     pub ip_len: u32,
     /// Transport payload bytes.
     pub payload_len: u32,
+    /// A TCP segment between the client and a peer (`--peer-transport tcp`): peer traffic,
+    /// classified by its payload size as UDP datagrams are.
+    pub peer_tcp: bool,
 }
 
 #[derive(Debug, Default, Clone)]
 struct RemoteStats {
     first_ns: u64,
     last_ns: u64,
-    /// Exchanged UDP on non-infrastructure ports.
+    /// Exchanged peer traffic: UDP on non-infrastructure ports, or peer TCP.
     peer_udp: bool,
     ports: Vec<u16>,
     video_in_bytes: u64,
@@ -200,7 +203,9 @@ impl Tally {
         let ip_len = u64::from(p.ip_len);
         let udp = p.proto == IPPROTO_UDP;
         let size = p.payload_len.min(65_535) as u16;
-        let video = udp && size == self.video_size;
+        // Peer traffic whose sizes say video or control: UDP datagrams and peer TCP segments.
+        let sized = udp || p.peer_tcp;
+        let video = sized && size == self.video_size;
         let infra = INFRA_PORTS.contains(&p.sport) || INFRA_PORTS.contains(&p.dport);
 
         if inbound {
@@ -215,7 +220,7 @@ impl Tally {
                 self.control_max_size = self.control_max_size.max(size);
             }
         }
-        match (udp, video, inbound) {
+        match (sized, video, inbound) {
             (true, true, true) => {
                 self.video_ip_in += ip_len;
                 self.video_payload_in += u64::from(size);
@@ -244,7 +249,7 @@ impl Tally {
             ..RemoteStats::default()
         });
         r.last_ns = p.t_ns;
-        if udp && !infra {
+        if (udp && !infra) || p.peer_tcp {
             r.peer_udp = true;
             let port = if inbound { p.sport } else { p.dport };
             if !r.ports.contains(&port) {

@@ -238,4 +238,7 @@ pub struct OverlayTruth {
     pub tree_mesh: String,
     /// Chunk requests the client sent its suppliers.
     pub requests_sent: u64,
+    /// What carried the peer traffic: `udp` or `tcp`.
+    #[serde(default)]
+    pub transport: String,
 }
