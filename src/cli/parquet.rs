@@ -1094,15 +1094,7 @@ pub fn dir_tables(dir: &Path) -> anyhow::Result<Vec<(&'static str, Table)>> {
         tables.extend(compare_tables(&compare, &run)?);
     }
     if let Some(clients) = read_json(&dir.join("clients.json"))? {
-        let rows = clients
-            .get("clients")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        tables.push((
-            CLIENTS_PARQUET,
-            Table::from_rows(CLIENTS_PARQUET, CLIENTS, &run, &rows)?,
-        ));
+        tables.push((CLIENTS_PARQUET, clients_table(&clients, &run)?));
     }
     Ok(tables)
 }
@@ -1137,6 +1129,26 @@ pub fn run(args: ExportArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     out.flush()?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The `clients.parquet` table of a `clients.json` document.
+pub fn clients_table(clients_json: &Value, run: &str) -> Result<Table, ParquetError> {
+    let rows = clients_json
+        .get("clients")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Table::from_rows(CLIENTS_PARQUET, CLIENTS, run, &rows)
+}
+
+/// Writes `clients.parquet` into `dir` from gateway mode's `clients.json` document
+/// (`{"clients": [...]}`); returns its path. For gateway mode's `--export parquet`.
+pub fn write_clients(clients_json: &Value, dir: &Path) -> anyhow::Result<PathBuf> {
+    let table = clients_table(clients_json, &run_name(dir))?;
+    let mut written = write_tables(dir, &[(CLIENTS_PARQUET, table)])?;
+    written
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("clients.parquet was not written"))
 }
 
 /// The README's schema table of one file (Markdown).
