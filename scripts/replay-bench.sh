@@ -44,10 +44,15 @@ fi
 
 ns="psreplay-$$"
 work="$(mktemp -d /tmp/peerscope-replay.XXXXXX)"
-pids=()
+# Listeners are started in subshells (each run's figures are read through a pipe), so their
+# pids are kept in a file that the cleanup reads.
+pidfile="$work/pids"
+: >"$pidfile"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  local pids=()
+  mapfile -t pids <"$pidfile" 2>/dev/null || true
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -94,7 +99,7 @@ replay() {
   local speed=(--topspeed)
   [ -n "${1:-}" ] && speed=(--pps="$1")
   ip netns exec "$ns" timeout 300 tcpreplay -q -K "${speed[@]}" --loop="$loops" -i rb0 "$pcap" >"$work/tcpreplay.log" 2>&1
-  python3 - "$work/tcpreplay.log" <<'PY'
+  python3 - "$work/tcpreplay.log" 2>/dev/null <<'PY' || echo "?"
 import re, sys
 text = open(sys.argv[1]).read()
 m = re.search(r"Rated:.*?([\d.]+) pps", text)
@@ -115,7 +120,7 @@ run_tcpdump() {
   local log="$work/tcpdump.log"
   ip netns exec "$ns" tcpdump -i rb1 -n -w /dev/null >"$log" 2>&1 &
   local pid=$!
-  pids+=("$pid")
+  echo "$pid" >>"$pidfile"
   wait_for "$log" "listening on" 20
   local pps
   pps=$(replay "${1:-}")
@@ -138,19 +143,20 @@ run_peerscope() {
   ip netns exec "$ns" "$bin" capture -i rb1 -w /dev/null --force --json --no-progress \
     --local 192.0.2.10 --video-min 500 >"$out" 2>"$log" &
   local pid=$!
-  pids+=("$pid")
+  echo "$pid" >>"$pidfile"
   wait_for "$log" "listening on" 20
   local pps
   pps=$(replay "${1:-}")
   sleep 1
   stop "$pid"
-  python3 - "$out" "$pps" <<'PY'
+  python3 - "$out" "$pps" "$log" <<'PY'
 import json, sys
 try:
     c = json.load(open(sys.argv[1]))["capture"]
     print(sys.argv[2], c["packets"], c.get("dropped_by_kernel"))
-except (ValueError, KeyError):
+except (OSError, ValueError, KeyError):
     print(sys.argv[2], "?", "?")
+    sys.stderr.write("replay-bench: peerscope wrote no report:\n" + open(sys.argv[3]).read()[-2000:])
 PY
 }
 

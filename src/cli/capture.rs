@@ -13,7 +13,8 @@
 //!
 //! With `-C`/`-G`/`-W` the pcap file rotates as tcpdump's does ([`live::Rotation`]): the
 //! second pass, when needed, reads every file written, in order — unless the ring overwrote
-//! some, when the live report stands with a warning.
+//! some, or the frames went to no regular file (`-w /dev/null`), when the live report stands
+//! with a warning.
 //!
 //! Snapshots (`--snapshot-every`) finish a copy of the running flow table
 //! ([`LiveSession::snapshot`]): each costs time in the size of the table, not of the capture so far
@@ -335,10 +336,21 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             files_written.len()
         );
     }
-    let mut report = if pass.fin.needs_second_pass && end.wrapped {
-        // The ring overwrote its first files: they cannot be read again. The live pass's
-        // report is what there is, and it says its timeline is approximate.
-        warnings.push(Warning::Source("the series, stream rate, buffer and continuity were classified with a provisional local host/threshold that the whole capture contradicts; the -C -W ring overwrote its first files, so they cannot be read again and these are approximate (give --local and --video-min to make them exact)".into()));
+    // `-w /dev/null` (as with tcpdump) keeps nothing to read again.
+    let rereadable = end
+        .files
+        .iter()
+        .all(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+    let mut report = if pass.fin.needs_second_pass && (end.wrapped || !rereadable) {
+        // The ring overwrote its first files, or the frames went to no file: they cannot be
+        // read again. The live pass's report is what there is, and it says its timeline is
+        // approximate.
+        let why = if end.wrapped {
+            "the -C -W ring overwrote its first files"
+        } else {
+            "the -w file is no regular file"
+        };
+        warnings.push(Warning::Source(format!("the series, stream rate, buffer and continuity were classified with a provisional local host/threshold that the whole capture contradicts; {why}, so the frames cannot be read again and these are approximate (give --local and --video-min to make them exact)")));
         LiveSession::report(pass, &stats, &files, &cfg, warnings).1
     } else if pass.fin.needs_second_pass {
         // The live pass classified the timeline with a provisional local host or threshold
