@@ -536,3 +536,94 @@ fn issue15_capture_json_without_out_writes_nothing() {
     assert_eq!(r.capture.packets, 300);
     assert!(!Path::new(&temp).exists(), "{temp} was left behind");
 }
+
+#[test]
+fn issue17_second_pass_reads_every_rotated_file_or_keeps_the_live_report() {
+    // The exchange of issue6_second_pass_report_equals_analyze: the warm-up's provisional
+    // host is contradicted. With -C the second pass reads every rotated file (and equals
+    // `analyze` of them); with -w /dev/null there is nothing to read again, and the live
+    // report stands with a warning.
+    if !can_capture("issue17_second_pass_reads_every_rotated_file_or_keeps_the_live_report") {
+        return;
+    }
+    let dir = tmp("capture-second-pass-ring");
+    let filter = "udp portrange 20617-20618";
+    let decoy = [("127.0.0.21", 8_200), ("127.0.0.22", 8_200)];
+    let expected = 24_600 + 1_500;
+    let ring = dir.join("ring.pcap");
+    let cap = Running::start(&[
+        "-i",
+        "lo",
+        "-f",
+        filter,
+        "-c",
+        &expected.to_string(),
+        "-w",
+        ring.to_str().unwrap(),
+        "-C",
+        "1",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    let mut sent = exchange("127.0.0.20", 20617, &decoy, Duration::ZERO);
+    sent += exchange(CLIENT, 20618, &SUPPLIERS, Duration::ZERO);
+    assert_eq!(sent, expected);
+    let (status, _, err) = cap.wait(Duration::from_secs(60));
+    assert!(status.success(), "{err}");
+    let live = read_report(&dir.join("out").join("report.json"));
+    assert_eq!(
+        live.capture.passes, 2,
+        "the provisional host was not contradicted"
+    );
+    assert_eq!(live.capture.packets, expected);
+    assert_eq!(live.local.ip.as_deref(), Some(CLIENT));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    let out = bin()
+        .arg("analyze")
+        .args(&files)
+        .args(["-f", filter, "-o"])
+        .arg(dir.join("file"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = read_report(&dir.join("file").join("report.json"));
+    assert_same_as_analyze(&live, &file);
+
+    let filter = "udp portrange 20619-20620";
+    let cap = Running::start(&[
+        "-i",
+        "lo",
+        "-f",
+        filter,
+        "-c",
+        &expected.to_string(),
+        "-w",
+        "/dev/null",
+        "--force",
+        "-o",
+        dir.join("null").to_str().unwrap(),
+    ]);
+    let mut sent = exchange("127.0.0.20", 20619, &decoy, Duration::ZERO);
+    sent += exchange(CLIENT, 20620, &SUPPLIERS, Duration::ZERO);
+    assert_eq!(sent, expected);
+    let (status, _, err) = cap.wait(Duration::from_secs(60));
+    assert!(status.success(), "{err}");
+    let live = read_report(&dir.join("null").join("report.json"));
+    assert_eq!(live.capture.passes, 1);
+    assert_eq!(live.capture.packets, expected);
+    assert!(
+        live.capture
+            .warnings
+            .iter()
+            .any(|w| w.contains("no regular file") && w.contains("approximate")),
+        "{:?}",
+        live.capture.warnings
+    );
+}

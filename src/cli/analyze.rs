@@ -150,7 +150,9 @@ impl AnalysisArgs {
 )]
 pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, plain or gzip/zstd/xz-compressed, any link type
-    /// peerscope decodes); `-` reads stdin
+    /// peerscope decodes); `-` reads stdin; a directory gives every capture file in it and a
+    /// quoted glob pattern ('rot/part*') the files it matches: several files are merged in
+    /// time order and read as one capture (rotated captures)
     #[arg(required_unless_present = "read", value_name = "FILE")]
     pub files: Vec<String>,
     /// A capture file, as tcpdump -r (repeatable; read before the FILE arguments)
@@ -175,6 +177,11 @@ pub struct AnalyzeArgs {
     /// directory, for pandas or gnuplot
     #[arg(long)]
     pub csv: bool,
+    /// Also write tables for other tools into the output directory (repeatable): csv (as
+    /// --csv), parquet (peers, series, report and flows .parquet, for DuckDB or Spark; flows
+    /// are tracked for it even without --flows)
+    #[arg(long = "export", value_name = "FORMAT", value_enum)]
+    pub export: Vec<super::export::ExportFormat>,
     /// Analyse the readable files when some of several cannot be opened (they are named in
     /// capture.warnings); without it, that is an error
     #[arg(long)]
@@ -239,7 +246,14 @@ pub fn check_tune_in(
 
 /// `peerscope analyze`.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let files = args.inputs();
+    let given = args.inputs();
+    let expanded = super::inputs::expand(&given)?;
+    let files = expanded.files;
+    // The default output directory is named after the directory given, else the first file.
+    let first_name = match given.first() {
+        Some(g) if g != "-" && std::path::Path::new(g).is_dir() => g.clone(),
+        _ => files.first().cloned().unwrap_or_else(|| "-".into()),
+    };
     args.analysis.config().map_err(UsageError)?;
     let bare_flows = args.flows.as_ref().is_some_and(|f| f.is_empty());
     if bare_flows && args.json && args.out.is_none() {
@@ -248,9 +262,17 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    if args.csv && args.json && args.out.is_none() {
+    let want_csv = args.csv || args.export.contains(&super::export::ExportFormat::Csv);
+    let want_parquet = args.export.contains(&super::export::ExportFormat::Parquet);
+    if want_csv && args.json && args.out.is_none() {
         return Err(UsageError(
             "--csv writes series.csv and peers.csv into the output directory: give -o DIR (with --json and no -o nothing is written)".into(),
+        )
+        .into());
+    }
+    if want_parquet && args.json && args.out.is_none() {
+        return Err(UsageError(
+            "--export parquet writes its files into the output directory: give -o DIR (with --json and no -o nothing is written)".into(),
         )
         .into());
     }
@@ -258,7 +280,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut out = match (&args.out, args.json) {
         (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
         (None, true) => None,
-        (None, false) => Some(OutDir::prepare(&default_out_dir(&files[0]), args.force)?),
+        (None, false) => Some(OutDir::prepare(&default_out_dir(&first_name), args.force)?),
     };
     let flows_path = match (&args.flows, &out) {
         (None, _) => None,
@@ -274,7 +296,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     super::stop_reading_on_signal()?;
     let started = Instant::now();
     let mut analysis_args = args.analysis.clone();
-    analysis_args.track_flows = flows_path.is_some();
+    analysis_args.track_flows = flows_path.is_some() || want_parquet;
     let (analysis, mut report) = analyze(&files, &analysis_args, args.chatter.progress())?;
     if args.chatter.verbose {
         eprintln!(
@@ -286,6 +308,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             started.elapsed().as_secs_f64()
         );
     }
+    report.capture.warnings.extend(expanded.skipped);
     if let Some(anon) = anon.as_mut() {
         report = anon.report(&report).context("anonymising the report")?;
     }
@@ -314,32 +337,45 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("peerscope: warning: {w}");
     }
     check_decoded(&report, &names)?;
-    let flows = match &flows_path {
-        Some(path) => {
-            let f = &analysis.flows;
-            if f.refused_packets > 0 {
-                let w = format!(
-                    "--flows: the flow table was full ({} flows): {} packets of further flows are in no line of {}",
-                    f.max,
-                    f.refused_packets,
-                    path.display()
-                );
-                eprintln!("peerscope: warning: {w}");
-                report.capture.warnings.push(w);
+    // The flow records (anonymised when asked), for --flows and --export parquet.
+    let records = if analysis_args.track_flows {
+        let f = &analysis.flows;
+        if f.refused_packets > 0 {
+            let into: Vec<String> = flows_path
+                .iter()
+                .map(|p| p.display().to_string())
+                .chain(want_parquet.then(|| super::parquet::FLOWS_PARQUET.to_string()))
+                .collect();
+            let w = format!(
+                "--flows: the flow table was full ({} flows): {} packets of further flows are in no line of {}",
+                f.max,
+                f.refused_packets,
+                into.join(" or ")
+            );
+            eprintln!("peerscope: warning: {w}");
+            report.capture.warnings.push(w);
+        }
+        let mut records = f.records.clone();
+        if let Some(anon) = anon.as_mut() {
+            for rec in &mut records {
+                rec.orig_h = anon.text(&rec.orig_h);
+                rec.resp_h = anon.text(&rec.resp_h);
             }
+        }
+        Some(records)
+    } else {
+        None
+    };
+    let flows = match (&flows_path, &records) {
+        (Some(path), Some(records)) => {
             let mut text = Vec::new();
-            for rec in &f.records {
-                let mut rec = rec.clone();
-                if let Some(anon) = anon.as_mut() {
-                    rec.orig_h = anon.text(&rec.orig_h);
-                    rec.resp_h = anon.text(&rec.resp_h);
-                }
-                serde_json::to_writer(&mut text, &rec)?;
+            for rec in records {
+                serde_json::to_writer(&mut text, rec)?;
                 text.push(b'\n');
             }
             Some((path.clone(), text))
         }
-        None => None,
+        _ => None,
     };
     let mut json = Vec::new();
     report::json::write(&report, &mut json)?;
@@ -353,9 +389,14 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         write_atomic(&report_path, &json)?;
         super::plot::write_all(&report, dir.path())?;
         written.push(("report", report_path));
-        if args.csv {
+        if want_csv {
             for path in super::export::write_csv(&report, dir.path())? {
                 written.push(("csv", path));
+            }
+        }
+        if want_parquet {
+            for path in super::parquet::write_report(&report, records.as_deref(), dir.path())? {
+                written.push(("parquet", path));
             }
         }
         dir.keep();

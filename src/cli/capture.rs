@@ -11,6 +11,11 @@
 //! contradicts (`Finished::needs_second_pass`), the live pass cannot be replayed: the complete,
 //! flushed pcap file is analysed instead, exactly as `analyze` would.
 //!
+//! With `-C`/`-G`/`-W` the pcap file rotates as tcpdump's does ([`live::Rotation`]): the
+//! second pass, when needed, reads every file written, in order — unless the ring overwrote
+//! some, or the frames went to no regular file (`-w /dev/null`), when the live report stands
+//! with a warning.
+//!
 //! Snapshots (`--snapshot-every`) finish a copy of the running flow table
 //! ([`LiveSession::snapshot`]): each costs time in the size of the table, not of the capture so far
 //! (re-reading the pcap file each interval would grow without bound). A snapshot taken while the
@@ -60,6 +65,18 @@ pub struct CaptureArgs {
     /// --json and no -o, a temporary file removed at the end); an existing file needs --force
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Ring buffer, as tcpdump -C: before a frame is written, a pcap file already over
+    /// MB million bytes is closed and the next opened (FILE, FILE1, FILE2, …; with -W N,
+    /// FILE0 … FILE{N-1}, reused in turn)
+    #[arg(short = 'C', long = "file-size", value_name = "MB", value_parser = parse_megabytes)]
+    pub file_size: Option<u64>,
+    /// As tcpdump -G: a new pcap file every SECS seconds, its name the -w FILE passed through
+    /// strftime (e.g. -w 'trace-%Y%m%d-%H%M%S.pcap', local time)
+    #[arg(short = 'G', long = "rotate-every", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_every: Option<u64>,
+    /// As tcpdump -W: with -C, keep a ring of N files; with -G alone, stop after N files
+    #[arg(short = 'W', long = "file-count", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub file_count: Option<u32>,
     /// Stop after COUNT packets
     #[arg(short = 'c', long = "count", value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -88,6 +105,17 @@ pub struct CaptureArgs {
     pub chatter: Chatter,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+}
+
+/// `-C`: millions of bytes (tcpdump's unit), a positive number such as 1 or 0.5.
+fn parse_megabytes(text: &str) -> Result<u64, String> {
+    let mb: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}': a number of megabytes (millions of bytes)"))?;
+    if !(mb > 0.0 && mb <= 1e9) {
+        return Err("must be more than 0 and at most 1e9 MB".into());
+    }
+    Ok((mb * 1e6).round().max(1.0) as u64)
 }
 
 fn parse_positive_s(text: &str) -> Result<f64, String> {
@@ -139,6 +167,23 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let rotation = live::Rotation {
+        max_bytes: args.file_size,
+        every: args.rotate_every,
+        files: args.file_count,
+    };
+    if rotation.files.is_some() && !rotation.is_active() {
+        return Err(UsageError("-W limits the files of -C or -G: give one of them".into()).into());
+    }
+    if rotation.is_active() && args.write.is_none() && args.json && args.out.is_none() {
+        return Err(UsageError(
+            "-C/-G rotate the pcap files: give -w FILE or -o DIR (with --json and no -o the pcap file is temporary)".into(),
+        )
+        .into());
+    }
+    if let (Some(_), Some(w)) = (rotation.every, &args.write) {
+        live::check_template(&w.to_string_lossy()).map_err(UsageError)?;
+    }
     let interface = match &args.interface {
         Some(i) => resolve_interface(i)?,
         None => live::default_interface().map_err(live_error)?,
@@ -154,7 +199,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             Some(OutDir::prepare(&dir, args.force)?)
         }
     };
-    if let Some(w) = &args.write {
+    if let (Some(w), false) = (&args.write, rotation.every.is_some()) {
+        // With -G the name is a pattern: the files it names are made as the capture goes.
         check_new_file(w, args.force, "-w")?;
     }
     // One anonymiser for the run: snapshots and the final report use the same pseudonyms.
@@ -176,7 +222,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         filter: cfg.filter.clone(),
     })
     .map_err(live_error)?;
-    cap.write_to(&pcap_path)?;
+    cap.write_rotating(&pcap_path, rotation)?;
     if let Some(dir) = out.as_mut() {
         // The pcap file is in it (or will be): the directory stays whatever happens next.
         dir.keep();
@@ -278,13 +324,45 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             error: e.to_string(),
         });
     }
-    let mut report = if pass.fin.needs_second_pass {
+    let files_written: Vec<String> = end
+        .files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if end.file_limit {
+        eprintln!(
+            "peerscope: -W {}: {} files written, capture stopped",
+            args.file_count.unwrap_or(0),
+            files_written.len()
+        );
+    }
+    // `-w /dev/null` (as with tcpdump) keeps nothing to read again.
+    let rereadable = end
+        .files
+        .iter()
+        .all(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+    let mut report = if pass.fin.needs_second_pass && (end.wrapped || !rereadable) {
+        // The ring overwrote its first files, or the frames went to no file: they cannot be
+        // read again. The live pass's report is what there is, and it says its timeline is
+        // approximate.
+        let why = if end.wrapped {
+            "the -C -W ring overwrote its first files"
+        } else {
+            "the -w file is no regular file"
+        };
+        warnings.push(Warning::Source(format!("the series, stream rate, buffer and continuity were classified with a provisional local host/threshold that the whole capture contradicts; {why}, so the frames cannot be read again and these are approximate (give --local and --video-min to make them exact)")));
+        LiveSession::report(pass, &stats, &files, &cfg, warnings).1
+    } else if pass.fin.needs_second_pass {
         // The live pass classified the timeline with a provisional local host or threshold
         // that the whole capture contradicts: analyse the complete pcap file as `analyze`
         // does (two passes), so the report is exact and the same as `analyze` gives.
-        let path = pcap_path.to_string_lossy().into_owned();
-        let (_, mut r) = pipeline::analyze_files(std::slice::from_ref(&path), &cfg, &NoProgress)
-            .map_err(|e| InputError(format!("cannot re-analyse {path}: {e}")))?;
+        let (_, mut r) =
+            pipeline::analyze_files(&files_written, &cfg, &NoProgress).map_err(|e| {
+                InputError(format!(
+                    "cannot re-analyse {}: {e}",
+                    files_written.join(", ")
+                ))
+            })?;
         r.capture.files = files.to_vec();
         r.capture.warnings.extend(
             warnings
@@ -316,15 +394,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         };
         return Err(InputError(format!("{interface}: no packets captured{kept}")).into());
     }
-    let pcap_shown = match &temp {
-        Some(_) => None,
-        None => Some(pcap_path.as_path()),
+    let pcap_shown: Vec<&Path> = match &temp {
+        Some(_) => Vec::new(),
+        None => end.files.iter().map(PathBuf::as_path).collect(),
     };
     check_decoded(&report, &interface)?;
     if let Some(a) = anon.as_mut() {
         report = a.report(&report).context("anonymising the report")?;
     }
-    let mut written: Vec<(&str, &Path)> = pcap_shown.map(|p| ("pcap", p)).into_iter().collect();
+    let mut written: Vec<(&str, &Path)> = pcap_shown.into_iter().map(|p| ("pcap", p)).collect();
     let json = match &report_path {
         Some(path) => {
             let json = write_report(&report, path, &mut None)?;

@@ -73,6 +73,10 @@ pub struct CompareArgs {
     /// Write into an output directory that already holds files
     #[arg(long)]
     pub force: bool,
+    /// Also write tables for other tools into the output directory: parquet (runs.parquet and
+    /// nodes.parquet, for DuckDB or Spark)
+    #[arg(long = "export", value_name = "FORMAT", value_enum)]
+    pub export: Vec<super::export::ExportFormat>,
     /// No summary on stdout (warnings and errors are still printed)
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -204,6 +208,19 @@ impl CompareArgs {
 /// `peerscope compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let cfg = args.config().map_err(UsageError)?;
+    if args.export.contains(&super::export::ExportFormat::Csv) {
+        return Err(UsageError(
+            "compare --export: csv is not a format of compare (parquet is)".into(),
+        )
+        .into());
+    }
+    let want_parquet = !args.export.is_empty();
+    if want_parquet && args.json && args.out.is_none() {
+        return Err(UsageError(
+            "--export parquet writes runs.parquet and nodes.parquet into the output directory: give -o DIR (with --json and no -o nothing is written)".into(),
+        )
+        .into());
+    }
     // Outputs first, then inputs: nothing is read until everything can be written.
     let mut out = match (&args.out, args.json) {
         (Some(dir), _) => Some(OutDir::prepare(dir, args.force)?),
@@ -283,6 +300,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         model::write_html(c, &figures, &mut html)?;
         write_atomic(&out.join("index.html"), &html)?;
         write_atomic(&out.join("compare.json"), &json)?;
+        if want_parquet {
+            super::parquet::write_compare(c, &out)?;
+        }
         dir.keep();
         written = Some(out.join("compare.json"));
     }

@@ -14,6 +14,15 @@ use serde_json::Value;
 use super::output::write_atomic;
 use crate::report::Report;
 
+/// A format of `--export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// series.csv and peers.csv (RFC 4180)
+    Csv,
+    /// peers, series, report and flows .parquet (compare: runs and nodes .parquet)
+    Parquet,
+}
+
 /// The file names `--csv` writes.
 pub const SERIES_CSV: &str = "series.csv";
 pub const PEERS_CSV: &str = "peers.csv";
@@ -66,6 +75,22 @@ fn quoted(text: &str) -> String {
     }
 }
 
+/// The column order of an export (CSV and Parquet alike): `first` in order, then every other
+/// field any row has, alphabetically, so nothing is ever left out.
+pub fn columns(rows: &[serde_json::Map<String, Value>], first: &[&str]) -> Vec<String> {
+    let mut columns: Vec<String> = first.iter().map(|c| c.to_string()).collect();
+    let mut extra = std::collections::BTreeSet::new();
+    for row in rows {
+        for k in row.keys() {
+            if !first.contains(&k.as_str()) {
+                extra.insert(k.clone());
+            }
+        }
+    }
+    columns.extend(extra);
+    columns
+}
+
 /// Rows of one serde struct type as CSV: a header of field names (`first` in order, then any
 /// other field), one line per row.
 pub fn csv<T: Serialize>(rows: &[T], first: &[&str]) -> serde_json::Result<String> {
@@ -73,15 +98,11 @@ pub fn csv<T: Serialize>(rows: &[T], first: &[&str]) -> serde_json::Result<Strin
         .iter()
         .map(serde_json::to_value)
         .collect::<serde_json::Result<Vec<_>>>()?;
-    let mut columns: Vec<String> = first.iter().map(|c| c.to_string()).collect();
-    if let Some(Value::Object(map)) = values.first() {
-        // serde_json's map is sorted: the extra fields come alphabetically.
-        for k in map.keys() {
-            if !columns.contains(k) {
-                columns.push(k.clone());
-            }
-        }
-    }
+    let objects: Vec<serde_json::Map<String, Value>> = values
+        .iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
+    let columns = columns(&objects, first);
     let mut out = columns
         .iter()
         .map(|c| quoted(c))

@@ -24,6 +24,7 @@ pub mod export;
 pub mod inputs;
 pub mod interfaces;
 pub mod output;
+pub mod parquet;
 pub mod plan;
 pub mod plot;
 pub mod progress;
@@ -65,6 +66,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Re-render the figures and index.html of a report.json
     Plot(plot::PlotArgs),
+    /// Convert output directories (report.json, flows.ndjson, compare.json, clients.json) to
+    /// Parquet files beside them
+    Export(parquet::ExportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
         after_help = "Examples:\n  peerscope completions bash > /etc/bash_completion.d/peerscope\n  peerscope completions zsh > \"${fpath[1]}/_peerscope\""
@@ -148,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Export(args) => parquet::run(args),
         Command::Completions { shell } => completions(shell),
         Command::Man { dir } => man(dir),
     };

@@ -8,7 +8,9 @@
 //! - reads nonblocking in its own deadline loop (a blocking `next_packet` never times out on a
 //!   quiet interface, so a stop request would go unnoticed);
 //! - writes every frame to the pcap file as it arrives and flushes it at least once a second, so
-//!   the run can always be analysed again from the file;
+//!   the run can always be analysed again from the file; with a [`Rotation`] (tcpdump's `-C`,
+//!   `-G`, `-W`) the file is closed and the next one opened between two frames, so every frame
+//!   read is in exactly one file;
 //! - sends [`Batch`]es of owned frames (one buffer per batch, not an allocation per frame)
 //!   through a bounded channel, so a slow consumer backs up into the kernel buffer, whose drops
 //!   libpcap counts;
@@ -198,6 +200,19 @@ impl Batch {
         });
     }
 
+    /// Takes the last frame back out (it was not kept after all).
+    fn pop(&mut self) {
+        if let Some(s) = self.slots.pop() {
+            self.data.truncate(s.start);
+        }
+    }
+
+    /// The bytes of the last frame.
+    fn last_data(&self) -> Option<&[u8]> {
+        let s = self.slots.last()?;
+        self.data.get(s.start..s.end)
+    }
+
     fn full(&self) -> bool {
         self.slots.len() >= BATCH_FRAMES || self.data.len() >= BATCH_BYTES
     }
@@ -223,11 +238,189 @@ impl Batch {
     }
 }
 
+/// How the pcap files rotate: tcpdump's `-C`, `-G` and `-W`, with its names (tcpdump(8)).
+///
+/// - `-C` ([`max_bytes`](Rotation::max_bytes)): before a frame is written, a file already
+///   holding more than this many bytes is closed and the next one opened (so a file exceeds
+///   it by at most one frame). Names: the `-w` name, then the name with `1`, `2`, … appended;
+///   with `-W N` the files are `name0` … `name{N-1}` (zero-padded to the digits of N−1), reused
+///   in turn: a ring of the last N files.
+/// - `-G` ([`every`](Rotation::every)): a frame this many seconds (by its timestamp) after the
+///   current file was opened goes to a new file, named by passing the `-w` name through
+///   strftime (local time), e.g. `-w 'trace-%Y%m%d-%H%M%S.pcap'`; with `-C` too, the size
+///   number is appended and starts again at each new time. With `-W N` and no `-C`, the
+///   capture stops (cleanly) when a frame would open file N+1.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rotation {
+    /// `-C`, bytes (tcpdump counts its argument in millions of bytes).
+    pub max_bytes: Option<u64>,
+    /// `-G`, seconds.
+    pub every: Option<u64>,
+    /// `-W`.
+    pub files: Option<u32>,
+}
+
+impl Rotation {
+    /// True when files rotate at all.
+    pub fn is_active(&self) -> bool {
+        self.max_bytes.is_some() || self.every.is_some()
+    }
+
+    /// Digits of the appended number: those of N−1 with `-W N`, else none (tcpdump's
+    /// `WflagChars`).
+    fn width(&self) -> usize {
+        match self.files {
+            Some(n) if n > 1 => (n - 1).to_string().len(),
+            Some(_) => 1,
+            None => 0,
+        }
+    }
+}
+
+/// Bytes of the pcap file header and of each record header (pcap-savefile(5)).
+const PCAP_FILE_HEADER: u64 = 24;
+const PCAP_RECORD_HEADER: u64 = 16;
+
+/// The name of a rotated file, as tcpdump's `MakeFilename`: `template` through strftime when
+/// `-G` is on (at local time `at_s`), then `count` appended, zero-padded to `width` digits —
+/// unless both are 0 (the first file of a `-C` run without `-W` keeps the bare name).
+/// Invalid strftime items were refused when the option was checked ([`check_template`]).
+pub fn rotated_name(template: &str, strftime: bool, at_s: i64, count: u32, width: usize) -> String {
+    let base = if strftime {
+        use chrono::TimeZone;
+        match chrono::Local.timestamp_opt(at_s, 0).earliest() {
+            Some(t) => {
+                let items: Vec<_> = chrono::format::StrftimeItems::new(template).collect();
+                if items
+                    .iter()
+                    .any(|i| matches!(i, chrono::format::Item::Error))
+                {
+                    template.to_string()
+                } else {
+                    t.format_with_items(items.into_iter()).to_string()
+                }
+            }
+            None => template.to_string(),
+        }
+    } else {
+        template.to_string()
+    };
+    if count == 0 && width == 0 {
+        base
+    } else {
+        format!("{base}{count:0width$}")
+    }
+}
+
+/// Checks a `-w` name for strftime (`-G`): an item chrono cannot format is refused.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let bad = chrono::format::StrftimeItems::new(template)
+        .any(|i| matches!(i, chrono::format::Item::Error));
+    if bad {
+        Err(format!(
+            "-w {template}: not a valid strftime pattern (with -G the name is passed through strftime; write a literal % as %%)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The pcap file being written and, when it rotates, where it is in its rotation.
+struct Writer {
+    file: Savefile,
+    path: PathBuf,
+    template: String,
+    rotation: Rotation,
+    /// Bytes in the current file.
+    bytes: u64,
+    /// The number appended for `-C` (tcpdump's `Cflag_count`).
+    count: u32,
+    /// When the current time period (`-G`) started, seconds since the epoch.
+    opened_s: i64,
+    /// Files opened for `-G` periods (for `-W` without `-C`).
+    periods: u32,
+    /// Every file written, in order of first opening.
+    files: Vec<PathBuf>,
+    /// A file was reopened (the `-C -W` ring came round): its earlier frames are gone.
+    wrapped: bool,
+}
+
+/// What [`Writer::before`] decided.
+enum Next {
+    Write,
+    /// `-G` with `-W`: the file limit is reached; the capture stops before this frame.
+    Stop,
+}
+
+impl Writer {
+    fn open(cap: &Capture<Active>, path: &Path) -> Result<Savefile, String> {
+        cap.savefile(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Rotates, if this frame (time `ts_ns`) must go to another file.
+    fn before(&mut self, cap: &Capture<Active>, ts_ns: i64) -> Result<Next, String> {
+        let ts_s = ts_ns.div_euclid(1_000_000_000);
+        let mut reopen = false;
+        if let Some(g) = self.rotation.every {
+            if ts_s.saturating_sub(self.opened_s) >= i64::try_from(g).unwrap_or(i64::MAX) {
+                if self.rotation.max_bytes.is_none()
+                    && self.rotation.files.is_some_and(|w| self.periods >= w)
+                {
+                    return Ok(Next::Stop);
+                }
+                self.periods += 1;
+                self.opened_s = ts_s;
+                self.count = 0;
+                reopen = true;
+            }
+        }
+        if let Some(c) = self.rotation.max_bytes {
+            if !reopen && self.bytes > c {
+                self.count += 1;
+                if self.rotation.files.is_some_and(|w| self.count >= w) {
+                    self.count = 0;
+                }
+                reopen = true;
+            }
+        }
+        if reopen {
+            let name = rotated_name(
+                &self.template,
+                self.rotation.every.is_some(),
+                self.opened_s,
+                self.count,
+                self.rotation.width(),
+            );
+            let path = PathBuf::from(name);
+            self.file
+                .flush()
+                .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+            // The old file is closed when its Savefile is dropped, after the new one opened.
+            self.file = Self::open(cap, &path)?;
+            if self.files.contains(&path) {
+                self.wrapped = true;
+            } else {
+                self.files.push(path.clone());
+            }
+            self.path = path;
+            self.bytes = PCAP_FILE_HEADER;
+        }
+        Ok(Next::Write)
+    }
+}
+
 /// How the reader ended.
 #[derive(Debug, Clone, Default)]
 pub struct ReaderEnd {
     /// Frames read (and written to the pcap file).
     pub packets: u64,
+    /// The pcap files written, in order (one unless they rotate).
+    pub files: Vec<PathBuf>,
+    /// The `-C -W` ring came round: the first files were overwritten.
+    pub wrapped: bool,
+    /// `-G` with `-W`: the capture stopped at its file limit.
+    pub file_limit: bool,
     /// libpcap's final counters; `None` when they could not be read.
     pub dropped_by_kernel: Option<u64>,
     pub dropped_by_interface: Option<u64>,
@@ -240,7 +433,7 @@ pub struct LiveCapture {
     cap: Capture<Active>,
     interface: String,
     link_type: u16,
-    savefile: Option<(Savefile, PathBuf)>,
+    savefile: Option<Writer>,
 }
 
 impl std::fmt::Debug for LiveCapture {
@@ -314,11 +507,41 @@ impl LiveCapture {
 
     /// Writes every frame read to a pcap file at `path` (created now, replacing any file).
     pub fn write_to(&mut self, path: &Path) -> Result<(), LiveError> {
-        let file = self.cap.savefile(path).map_err(|e| LiveError::Savefile {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
+        self.write_rotating(path, Rotation::default())
+    }
+
+    /// Writes every frame read to pcap files named after `path` as `rotation` says (the first
+    /// is created now, replacing any file of its name); see [`Rotation`] for the names.
+    pub fn write_rotating(&mut self, path: &Path, rotation: Rotation) -> Result<(), LiveError> {
+        let template = path.to_string_lossy().into_owned();
+        let now_s = wall_ns().div_euclid(1_000_000_000);
+        let first = PathBuf::from(rotated_name(
+            &template,
+            rotation.every.is_some(),
+            now_s,
+            0,
+            if rotation.is_active() {
+                rotation.width()
+            } else {
+                0
+            },
+        ));
+        let file = Writer::open(&self.cap, &first).map_err(|detail| LiveError::Savefile {
+            path: first.clone(),
+            detail,
         })?;
-        self.savefile = Some((file, path.to_path_buf()));
+        self.savefile = Some(Writer {
+            file,
+            path: first.clone(),
+            template,
+            rotation,
+            bytes: PCAP_FILE_HEADER,
+            count: 0,
+            opened_s: now_s,
+            periods: 1,
+            files: vec![first],
+            wrapped: false,
+        });
         Ok(())
     }
 
@@ -356,10 +579,29 @@ impl LiveCapture {
                     since_check += 1;
                     let keep = stopping.is_none_or(|(at, _)| ts_ns <= at);
                     if keep {
-                        if let Some((file, _)) = self.savefile.as_mut() {
-                            file.write(&p);
-                        }
+                        let header = *p.header;
+                        // The frame is copied into the batch first: that ends the borrow of
+                        // the capture, which opening the next file of a rotation needs.
                         batch.push(ts_ns, p.header.len, p.data);
+                        if let Some(w) = self.savefile.as_mut() {
+                            match w.before(&self.cap, ts_ns) {
+                                Ok(Next::Write) => {}
+                                Ok(Next::Stop) => {
+                                    batch.pop();
+                                    end.file_limit = true;
+                                    break;
+                                }
+                                Err(e) => {
+                                    batch.pop();
+                                    end.error = Some(e);
+                                    break;
+                                }
+                            }
+                            if let Some(data) = batch.last_data() {
+                                w.file.write(&pcap::Packet::new(&header, data));
+                            }
+                            w.bytes += PCAP_RECORD_HEADER + u64::from(header.caplen);
+                        }
                         end.packets += 1;
                     }
                     if batch.full() {
@@ -424,8 +666,11 @@ impl LiveCapture {
             end.dropped_by_kernel = Some(u64::from(s.dropped));
             end.dropped_by_interface = Some(u64::from(s.if_dropped));
         }
-        // Dropping the savefile closes the file.
-        self.savefile = None;
+        if let Some(w) = self.savefile.take() {
+            end.files = w.files;
+            end.wrapped = w.wrapped;
+            // Dropping the savefile closes the file.
+        }
         end
     }
 
@@ -439,9 +684,10 @@ impl LiveCapture {
                 .dropped_by_interface
                 .store(u64::from(s.if_dropped), Ordering::Relaxed);
         }
-        if let Some((file, path)) = self.savefile.as_mut() {
-            file.flush()
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if let Some(w) = self.savefile.as_mut() {
+            w.file
+                .flush()
+                .map_err(|e| format!("cannot write {}: {e}", w.path.display()))?;
         }
         Ok(())
     }
@@ -524,6 +770,40 @@ mod tests {
             vec![(10, 60, vec![1, 2, 3], 1), (20, 4, vec![4, 5, 6, 7], 1)]
         );
         assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn rotated_names_are_tcpdumps() {
+        // -C without -W: name, name1, name2, ...
+        assert_eq!(rotated_name("x.pcap", false, 0, 0, 0), "x.pcap");
+        assert_eq!(rotated_name("x.pcap", false, 0, 2, 0), "x.pcap2");
+        // -W 10: x.pcap0 .. x.pcap9; -W 11: two digits.
+        let r = Rotation {
+            max_bytes: Some(1),
+            every: None,
+            files: Some(11),
+        };
+        assert_eq!(rotated_name("x.pcap", false, 0, 3, r.width()), "x.pcap03");
+        assert_eq!(
+            Rotation {
+                files: Some(10),
+                ..r
+            }
+            .width(),
+            1
+        );
+        // -G: strftime (local time; the test only checks the pattern was expanded).
+        let n = rotated_name("t-%Y.pcap", true, 0, 0, 0);
+        assert!(n.starts_with("t-19") && n.ends_with(".pcap"), "{n}");
+        assert!(check_template("t-%Y%m%d.pcap").is_ok());
+        assert!(check_template("t-%Q.pcap").is_err());
+        let mut b = Batch::new(1);
+        b.push(1, 3, &[1, 2, 3]);
+        b.push(2, 2, &[4, 5]);
+        assert_eq!(b.last_data(), Some(&[4u8, 5][..]));
+        b.pop();
+        assert_eq!(b.last_data(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(b.data.len(), 3);
     }
 
     #[test]
