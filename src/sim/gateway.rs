@@ -17,9 +17,9 @@
 //! same channel; they are never a client's address. An IPv6 client's remote side is its own
 //! `2001:db8:<n>::/48` with the IPv4 address in the last 32 bits (no sharing).
 //!
-//! Kinds, by client index `i`: `i % 10 == 3` is starved (supply drops to a quarter of the
-//! stream rate for 30 % of the capture), `6` downloads from a web server over TCP port 80,
-//! `9` holds a two-party call (RTP-like UDP, 50 packets/s each way); all others are P2P.
+//! Kinds, by client index `i`: `i % 10 == 3` is starved (supply drops to 30 % of the stream
+//! rate for a fifth of the capture, from 40 % of it), `6` downloads from a web server over TCP port 80,
+//! `9` holds a two-party video call (RTP-like UDP both ways with one partner); all others are P2P.
 
 use std::collections::BinaryHeap;
 use std::fs;
@@ -219,9 +219,9 @@ impl GatewaySimConfig {
         s.local_ip = PART_LOCAL_IP;
         s.player = Some(false);
         s.starvation = (ClientKind::of(i) == ClientKind::Starved).then_some(Starvation {
-            at_s: 0.35 * s.duration_s,
-            for_s: 0.3 * s.duration_s,
-            fraction: 0.25,
+            at_s: 0.4 * s.duration_s,
+            for_s: 0.2 * s.duration_s,
+            fraction: 0.3,
         });
         s
     }
@@ -242,8 +242,11 @@ struct Part {
     seed: u64,
     /// From the single-client truth (P2P only).
     truth: Option<super::Truth>,
-    /// UDP payload size of its video packets (P2P only).
-    video_size: Option<u32>,
+    /// UDP payload sizes of its video packets (none for a download: TCP to port 80 is no
+    /// peer traffic).
+    video: Option<(u32, u32)>,
+    /// A call's partner: the one peer, and the supplier of all its video.
+    partner: Option<Ipv4Addr>,
 }
 
 /// Writes the gateway capture to `out` (buffer it) and returns its truth. Parts are written
@@ -275,18 +278,18 @@ fn generate_parts(cfg: &GatewaySimConfig, dir: &Path) -> Result<Vec<Part>, SimEr
         let mut s = cfg.client_session(i);
         s.format = format;
         let kind = ClientKind::of(i);
-        let (truth, video_size) = match kind {
-            ClientKind::P2p | ClientKind::Starved => (
-                Some(super::generate(&s, file)?),
-                Some(u32::from(s.video_size)),
-            ),
+        let (truth, video, partner) = match kind {
+            ClientKind::P2p | ClientKind::Starved => {
+                let v = u32::from(s.video_size);
+                (Some(super::generate(&s, file)?), Some((v, v)), None)
+            }
             ClientKind::Download => {
                 download(&s, file)?;
-                (None, None)
+                (None, None, None)
             }
             ClientKind::Call => {
-                call(&s, file)?;
-                (None, None)
+                let partner = call(&s, file)?;
+                (None, Some(CALL_VIDEO), Some(partner))
             }
         };
         parts.push(Part {
@@ -294,7 +297,8 @@ fn generate_parts(cfg: &GatewaySimConfig, dir: &Path) -> Result<Vec<Part>, SimEr
             kind,
             seed: s.seed,
             truth,
-            video_size,
+            video,
+            partner,
         });
     }
     Ok(parts)
@@ -439,9 +443,14 @@ fn download<W: Write>(s: &SimConfig, out: W) -> Result<(), SimError> {
     w.finish()
 }
 
-/// A two-party call: 172-byte RTP-like datagrams (12-byte header, 20 ms of G.711) every
-/// 20 ms each way with one partner, for the whole capture.
-fn call<W: Write>(s: &SimConfig, out: W) -> Result<(), SimError> {
+/// RTP-like audio datagram: 12-byte header (RFC 3550) and 20 ms of G.711.
+const AUDIO: usize = 172;
+/// The sizes of a call's video datagrams.
+const CALL_VIDEO: (u32, u32) = (1000, 1200);
+
+/// A two-party video call: RTP-like audio datagrams every 20 ms each way with one partner,
+/// and video datagrams of 1000–1200 bytes on four ticks in five, for the whole capture.
+fn call<W: Write>(s: &SimConfig, out: W) -> Result<Ipv4Addr, SimError> {
     let mut rng = Rng::new(s.seed, STREAM_GATEWAY);
     let mut w = Plain::new(s, out)?;
     let partner = Ipv4Addr::new(198, 51, 100, rng.range(200, 254) as u8);
@@ -451,7 +460,7 @@ fn call<W: Write>(s: &SimConfig, out: W) -> Result<(), SimError> {
     );
     let end = (s.duration_s * SEC as f64) as u64;
     let offset = rng.range(1, 19) * MS;
-    let mut payload = vec![0u8; 172];
+    let mut payload = vec![0u8; AUDIO];
     let (mut id_out, mut id_in) = (rng.next_u64() as u16, rng.next_u64() as u16);
     let mut k: u64 = 0;
     loop {
@@ -462,12 +471,22 @@ fn call<W: Write>(s: &SimConfig, out: W) -> Result<(), SimError> {
         }
         payload[0] = 0x80;
         payload[2..4].copy_from_slice(&(k as u16).to_be_bytes());
-        let mut frames = [(t_out, true), (t_in, false)];
+        // Audio every tick each way; video (1000–1200 bytes) on most ticks, 4 ms later.
+        let (lo, hi) = (u64::from(CALL_VIDEO.0), u64::from(CALL_VIDEO.1));
+        let video_out = rng.chance(0.8).then(|| rng.range(lo, hi) as usize);
+        let video_in = rng.chance(0.8).then(|| rng.range(lo, hi) as usize);
+        let mut frames = [
+            (t_out, true, AUDIO),
+            (t_in, false, AUDIO),
+            (t_out + 4 * MS, true, video_out.unwrap_or(0)),
+            (t_in + 4 * MS, false, video_in.unwrap_or(0)),
+        ];
         frames.sort_by_key(|f| f.0);
-        for (t, up) in frames {
-            if t > end {
+        for (t, up, len) in frames {
+            if t > end || len == 0 {
                 continue;
             }
+            payload.resize(len, 0x33);
             let ip = if up {
                 id_out = id_out.wrapping_add(1);
                 Ipv4Fields {
@@ -491,7 +510,8 @@ fn call<W: Write>(s: &SimConfig, out: W) -> Result<(), SimError> {
         }
         k += 1;
     }
-    w.finish()
+    w.finish()?;
+    Ok(partner)
 }
 
 /// A legacy pcap part file read back record by record (written by [`PcapWriter`]:
@@ -688,7 +708,7 @@ fn merge<W: Write>(
             c.packets += 1;
             c.first.get_or_insert(t);
             c.last = t;
-            let video = udp_len.is_some() && udp_len == parts[i].video_size;
+            let video = matches!((udp_len, parts[i].video), (Some(l), Some((lo, hi))) if (lo..=hi).contains(&l));
             if inbound {
                 c.ip_in += u64::from(ip_len);
                 if video {
@@ -750,6 +770,17 @@ fn merge<W: Write>(
                     _ => s.to_string(),
                 }
             };
+            let partner = p.partner.map(|v4| map_ip(&v4.to_string()));
+            let (suppliers, supplier_ips, top1, top2) = match (t, partner) {
+                (Some(t), _) => (
+                    t.suppliers.len() as u64,
+                    t.suppliers.iter().map(|s| map_ip(&s.ip)).collect(),
+                    t.top1_share,
+                    t.top2_share,
+                ),
+                (None, Some(partner)) => (1, vec![partner], 1.0, 1.0),
+                (None, None) => (0, Vec::new(), 0.0, 0.0),
+            };
             GatewayClientTruth {
                 ip: client_ip(i).to_string(),
                 mac: mac_text(client_mac(i)),
@@ -760,12 +791,10 @@ fn merge<W: Write>(
                 duration_s: round(dur, 6),
                 packets: c.packets,
                 peers_contacted: peers[i].len() as u64,
-                suppliers: t.map_or(0, |t| t.suppliers.len() as u64),
-                supplier_ips: t.map_or_else(Vec::new, |t| {
-                    t.suppliers.iter().map(|s| map_ip(&s.ip)).collect()
-                }),
-                top1_share: t.map_or(0.0, |t| t.top1_share),
-                top2_share: t.map_or(0.0, |t| t.top2_share),
+                suppliers,
+                supplier_ips,
+                top1_share: top1,
+                top2_share: top2,
                 down_kbps: kbps(c.ip_in),
                 up_kbps: kbps(c.ip_out),
                 video_down_kbps: kbps(c.video_in),
