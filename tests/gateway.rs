@@ -143,6 +143,8 @@ fn gateway_finds_every_p2p_client_and_invents_none() {
         let verdict = row.verdict.as_deref().unwrap();
         let r = client_report(&dir, &t.ip);
         assert_eq!(r.verdict.as_ref().map(|v| v.kind.as_str()), Some(verdict));
+        // The merge keeps every client's packets in time order.
+        assert_eq!(r.capture.backwards_timestamps, 0, "{}", t.ip);
         if t.p2p {
             assert_eq!(verdict, "p2p-live-streaming", "{} ({:?})", t.ip, t.kind);
         } else {
@@ -208,6 +210,25 @@ fn gateway_report_equals_a_single_client_run() {
     let (gw, _, _) = gateway("gateway-prefix", cap, "192.0.2.0/24", &[]);
     // The prefix holds the router (the DNS server) too: it is a client like any other.
     assert!(gw.join("clients/192.0.2.1/report.json").exists());
+    // One thread or two: the same clients and reports.
+    let (one, _, _) = gateway(
+        "gateway-prefix-1",
+        cap,
+        "192.0.2.0/24",
+        &["--single-thread"],
+    );
+    assert_eq!(
+        std::fs::read(gw.join("clients.json")).unwrap(),
+        std::fs::read(one.join("clients.json")).unwrap()
+    );
+    for t in &truth.clients {
+        assert_eq!(
+            client_report(&gw, &t.ip),
+            client_report(&one, &t.ip),
+            "{}",
+            t.ip
+        );
+    }
     for t in truth
         .clients
         .iter()

@@ -6,7 +6,9 @@
 //! [`Table`] pinned to that address (`TableConfig.given.local`) and an [`Identifier`] — through
 //! the same items as the single-client path ([`stream::packet_items`], [`stream::apply_item`]),
 //! so a client's table is the one `analyze --local IP` builds from that client's packets. A
-//! packet between two clients goes to both. [`analyze_gateway`] runs the pass over files (a
+//! packet between two clients goes to both. It has two halves: the reading side (filter,
+//! decode, routing, identification: `Router`) and the table side (`Tables`); on two cores they
+//! run on two threads, batches of their messages between them, as the single-client pass does. [`analyze_gateway`] runs the pass over files (a
 //! second one, for the clients that need it, as [`analyze_files`](super::analyze_files) does)
 //! and assembles each client's report with [`assemble::analysis_and_report`], handing them to
 //! the caller one at a time so reports are never all in memory at once.
@@ -264,8 +266,8 @@ impl GatewayConfig {
     }
 }
 
-/// Clients that were not analysed, and their traffic (a packet between two such clients
-/// counts once).
+/// Clients that were not analysed, and their traffic (a packet between two of them may count
+/// for each).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverCap {
     /// Distinct addresses (exact up to 65,536, then a lower bound).
@@ -297,31 +299,171 @@ pub struct Unrouted {
     pub filtered: u64,
 }
 
-/// One client's state during a pass.
-struct Client {
+/// The reading side's view of one client: its identifier and what it sent and received.
+struct Routed {
     ip: IpAddr,
-    table: Table,
     ident: Identifier,
     packets: u64,
     bytes: u64,
 }
 
-/// Streams frames into per-client tables.
-pub struct GatewayAnalyzer {
+/// What crosses from the reading side to the tables: a client opened, or an item for one.
+enum Msg {
+    Open {
+        client: u32,
+        ip: IpAddr,
+        pinned: Option<Decision>,
+    },
+    Item(u32, Item),
+}
+
+/// The reading side: filter, decode, decide which addresses are clients (and which are
+/// over `--max-clients`), identify, and turn each packet into its clients' items.
+struct Router {
     rule: ClientRule,
     filter: Option<Filter>,
-    cfg: AnalysisConfig,
     index: FxHashMap<IpAddr, u32>,
-    clients: Vec<Client>,
+    clients: Vec<Routed>,
     /// Second pass: only these clients, each with the decision its first pass settled on.
     only: Option<FxHashMap<IpAddr, Decision>>,
-    budget: usize,
-    per_client: usize,
     max_clients: usize,
-    used: usize,
     over: OverCap,
     unrouted: Unrouted,
     scratch: Vec<Item>,
+}
+
+impl Router {
+    /// The client index of `ip`, opened (and announced in `out`) when the cap allows.
+    #[inline]
+    fn client(&mut self, ip: IpAddr, out: &mut Vec<Msg>) -> Option<u32> {
+        if let Some(&i) = self.index.get(&ip) {
+            return Some(i);
+        }
+        let pinned = match &self.only {
+            Some(only) => Some(*only.get(&ip)?),
+            None => None,
+        };
+        if self.clients.len() >= self.max_clients {
+            self.over.add(ip, false);
+            return None;
+        }
+        let i = self.clients.len() as u32;
+        self.clients.push(Routed {
+            ip,
+            ident: Identifier::new(),
+            packets: 0,
+            bytes: 0,
+        });
+        self.index.insert(ip, i);
+        out.push(Msg::Open {
+            client: i,
+            ip,
+            pinned,
+        });
+        Some(i)
+    }
+
+    /// Takes one frame; its clients' items go to `out`.
+    #[inline]
+    fn route(&mut self, raw: &RawPacket<'_>, out: &mut Vec<Msg>) {
+        if let Some(f) = self.filter.as_mut() {
+            if !f.matches(raw) {
+                self.unrouted.filtered += 1;
+                return;
+            }
+        }
+        let p = match decode::decode(raw) {
+            Decoded::Packet(p) => p,
+            Decoded::NotIp(_) => {
+                self.unrouted.not_ip += 1;
+                return;
+            }
+            Decoded::Malformed(_) => {
+                self.unrouted.malformed += 1;
+                return;
+            }
+        };
+        let (src, dst) = self.rule.sides(&p, &self.index);
+        let a = if src { self.client(p.src, out) } else { None };
+        let b = if dst && p.dst != p.src {
+            self.client(p.dst, out)
+        } else {
+            None
+        };
+        if a.is_none() && b.is_none() {
+            if (src || dst) && self.only.is_none() {
+                self.over.packets += 1;
+                self.over.bytes += u64::from(raw.orig_len);
+            } else {
+                self.unrouted.packets += 1;
+            }
+            return;
+        }
+        for i in [a, b].into_iter().flatten() {
+            let Some(c) = self.clients.get_mut(i as usize) else {
+                continue;
+            };
+            c.packets += 1;
+            c.bytes += u64::from(raw.orig_len);
+            stream::packet_items(&p, &mut c.ident, &mut self.scratch);
+            out.extend(self.scratch.drain(..).map(|item| Msg::Item(i, item)));
+        }
+    }
+}
+
+/// A client's table, or why it has none.
+enum Slot {
+    Open(Table),
+    /// The pair budget was spent when the client appeared.
+    Refused,
+}
+
+/// The table side: one flow table per client, all drawing from one pair budget.
+struct Tables {
+    cfg: AnalysisConfig,
+    slots: Vec<Slot>,
+    budget: usize,
+    per_client: usize,
+    used: usize,
+}
+
+impl Tables {
+    #[inline]
+    fn apply(&mut self, msg: &Msg) {
+        match msg {
+            Msg::Open { client, ip, pinned } => {
+                let slot = if self.used >= self.budget {
+                    Slot::Refused
+                } else {
+                    let mut cfg = self.cfg.table.clone();
+                    cfg.given.local = Some(*ip);
+                    cfg.pinned = *pinned;
+                    Slot::Open(Table::new(cfg))
+                };
+                // Clients are opened in index order.
+                debug_assert_eq!(*client as usize, self.slots.len());
+                self.slots.push(slot);
+            }
+            Msg::Item(i, item) => {
+                let Some(Slot::Open(table)) = self.slots.get_mut(*i as usize) else {
+                    return;
+                };
+                let before = table.pairs_tracked();
+                let room = self.budget.saturating_sub(self.used);
+                table.set_max_pairs(self.per_client.min(before.saturating_add(room)));
+                stream::apply_item(table, item);
+                self.used += table.pairs_tracked() - before;
+            }
+        }
+    }
+}
+
+/// Streams frames into per-client tables, one frame at a time (the two-thread pass of
+/// [`analyze_gateway`] runs the same two halves on two threads).
+pub struct GatewayAnalyzer {
+    router: Router,
+    tables: Tables,
+    msgs: Vec<Msg>,
 }
 
 /// A client's finished pass.
@@ -344,149 +486,93 @@ pub struct GatewayPass {
     pub filter_warnings: Vec<String>,
 }
 
+/// Buffered records of a client's warm-up in gateway mode (the single-client default is
+/// 200,000): a client's provisional threshold is chosen after this many of its packets, and a
+/// client whose final threshold would have put a packet in another class is read again.
+/// Bounds the warm-up to about 130 kB per client.
+pub const CLIENT_WARMUP_RECORDS: usize = 2048;
+
 impl GatewayAnalyzer {
     /// A new analyzer applying `rule`; fails only on a bad filter expression.
     pub fn new(cfg: &GatewayConfig, rule: ClientRule) -> Result<Self, AnalysisError> {
         let mut analysis = cfg.analysis.clone();
         analysis.table.max_pairs = cfg.max_pairs;
+        analysis.table.warmup_records = analysis.table.warmup_records.min(CLIENT_WARMUP_RECORDS);
         Ok(GatewayAnalyzer {
-            rule,
-            filter: stream::compile_filter(&cfg.analysis)?,
-            cfg: analysis,
-            index: FxHashMap::default(),
-            clients: Vec::new(),
-            only: None,
-            budget: cfg.max_pairs,
-            per_client: cfg.max_pairs_per_client.max(1),
-            max_clients: cfg.max_clients,
-            used: 0,
-            over: OverCap::default(),
-            unrouted: Unrouted::default(),
-            scratch: Vec::with_capacity(8),
+            router: Router {
+                rule,
+                filter: stream::compile_filter(&cfg.analysis)?,
+                index: FxHashMap::default(),
+                clients: Vec::new(),
+                only: None,
+                max_clients: cfg.max_clients,
+                over: OverCap::default(),
+                unrouted: Unrouted::default(),
+                scratch: Vec::with_capacity(8),
+            },
+            tables: Tables {
+                cfg: analysis,
+                slots: Vec::new(),
+                budget: cfg.max_pairs,
+                per_client: cfg.max_pairs_per_client.max(1),
+                used: 0,
+            },
+            msgs: Vec::with_capacity(16),
         })
     }
 
     /// A second pass: only these clients are analysed, each classified with its decision.
     fn restricted(mut self, only: FxHashMap<IpAddr, Decision>) -> Self {
-        self.only = Some(only);
+        self.router.only = Some(only);
         self
-    }
-
-    /// The client state of `ip`, created when the caps allow; `None` (counted) otherwise.
-    #[inline]
-    fn client(&mut self, ip: IpAddr) -> Option<usize> {
-        if let Some(&i) = self.index.get(&ip) {
-            return Some(i as usize);
-        }
-        let pinned = match &self.only {
-            Some(only) => Some(*only.get(&ip)?),
-            None => None,
-        };
-        if self.clients.len() >= self.max_clients || self.used >= self.budget {
-            self.over.add(ip, self.used >= self.budget);
-            return None;
-        }
-        let mut table = self.cfg.table.clone();
-        table.given.local = Some(ip);
-        table.pinned = pinned;
-        let i = self.clients.len();
-        self.clients.push(Client {
-            ip,
-            table: Table::new(table),
-            ident: Identifier::new(),
-            packets: 0,
-            bytes: 0,
-        });
-        self.index.insert(ip, i as u32);
-        Some(i)
     }
 
     /// Takes one frame.
     #[inline]
     pub fn push(&mut self, raw: &RawPacket<'_>) {
-        if let Some(f) = self.filter.as_mut() {
-            if !f.matches(raw) {
-                self.unrouted.filtered += 1;
-                return;
-            }
+        self.router.route(raw, &mut self.msgs);
+        for m in &self.msgs {
+            self.tables.apply(m);
         }
-        let p = match decode::decode(raw) {
-            Decoded::Packet(p) => p,
-            Decoded::NotIp(_) => {
-                self.unrouted.not_ip += 1;
-                return;
-            }
-            Decoded::Malformed(_) => {
-                self.unrouted.malformed += 1;
-                return;
-            }
-        };
-        let (src, dst) = self.rule.sides(&p, &self.index);
-        let a = if src { self.client(p.src) } else { None };
-        let b = if dst && p.dst != p.src {
-            self.client(p.dst)
-        } else {
-            None
-        };
-        if a.is_none() && b.is_none() {
-            if (src || dst) && self.only.is_none() {
-                self.over.packets += 1;
-                self.over.bytes += u64::from(raw.orig_len);
-            } else {
-                self.unrouted.packets += 1;
-            }
-            return;
-        }
-        for i in [a, b].into_iter().flatten() {
-            self.feed(i, &p, raw.orig_len);
-        }
-    }
-
-    #[inline]
-    fn feed(&mut self, i: usize, p: &Packet<'_>, orig_len: u32) {
-        let Some(c) = self.clients.get_mut(i) else {
-            return;
-        };
-        c.packets += 1;
-        c.bytes += u64::from(orig_len);
-        let before = c.table.pairs_tracked();
-        let room = self.budget.saturating_sub(self.used);
-        c.table
-            .set_max_pairs(self.per_client.min(before.saturating_add(room)));
-        stream::packet_items(p, &mut c.ident, &mut self.scratch);
-        for item in &self.scratch {
-            stream::apply_item(&mut c.table, item);
-        }
-        self.scratch.clear();
-        self.used += c.table.pairs_tracked() - before;
+        self.msgs.clear();
     }
 
     /// Ends the pass.
     pub fn finish(self) -> GatewayPass {
-        let pairs_used = self.used;
-        let warnings = self.filter.map(|f| f.warnings).unwrap_or_default();
-        let clients = self
-            .clients
-            .into_iter()
-            .map(|c| ClientPass {
+        finish(self.router, self.tables)
+    }
+}
+
+fn finish(router: Router, tables: Tables) -> GatewayPass {
+    let warnings = router.filter.map(|f| f.warnings).unwrap_or_default();
+    let mut over = router.over;
+    let mut clients = Vec::with_capacity(router.clients.len());
+    for (c, slot) in router.clients.into_iter().zip(tables.slots) {
+        match slot {
+            Slot::Open(table) => clients.push(ClientPass {
                 ip: c.ip,
                 pass: Pass {
-                    fin: c.table.finish(),
+                    fin: table.finish(),
                     findings: c.ident.finish(),
                     feed: None,
                     filter_warnings: warnings.clone(),
                 },
                 packets: c.packets,
                 bytes: c.bytes,
-            })
-            .collect();
-        GatewayPass {
-            clients,
-            over: self.over,
-            unrouted: self.unrouted,
-            pairs_used,
-            filter_warnings: warnings,
+            }),
+            Slot::Refused => {
+                over.add(c.ip, true);
+                over.packets += c.packets;
+                over.bytes += c.bytes;
+            }
         }
+    }
+    GatewayPass {
+        clients,
+        over,
+        unrouted: router.unrouted,
+        pairs_used: tables.used,
+        filter_warnings: warnings,
     }
 }
 
@@ -537,9 +623,14 @@ pub enum GatewayError {
     Sink(String),
 }
 
+/// Messages per batch between the threads, and batches in flight (a few MB at most).
+const BATCH: usize = 4096;
+const BATCHES_IN_FLIGHT: usize = 8;
+
 fn gateway_pass(
     paths: &[String],
     analyzer: GatewayAnalyzer,
+    parallel: bool,
     progress: &dyn Progress,
 ) -> Result<(GatewayPass, SourceStats, Vec<Warning>), AnalysisError> {
     let (files, problems) = super::open_files(paths)?;
@@ -559,17 +650,67 @@ fn gateway_pass(
         .iter()
         .map(CaptureFile::progress_counter)
         .collect();
-    let mut analyzer = analyzer;
-    let mut n: u64 = 0;
-    merged.for_each(|raw| {
-        analyzer.push(&raw);
-        n += 1;
+    let tick = |n: u64| {
         if n % stream::TICK_PACKETS == 0 {
             progress.advance(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum(), n);
         }
-    });
+    };
+    let pass = if parallel {
+        let GatewayAnalyzer {
+            mut router,
+            mut tables,
+            ..
+        } = analyzer;
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Msg>>(BATCHES_IN_FLIGHT);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Msg>>();
+        std::thread::scope(|scope| {
+            let feeder = scope.spawn(move || {
+                for mut batch in full_rx {
+                    for m in &batch {
+                        tables.apply(m);
+                    }
+                    batch.clear();
+                    // The reader may have finished; a lost spare buffer is harmless.
+                    let _ = empty_tx.send(batch);
+                }
+                tables
+            });
+            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH + 64);
+            let mut n: u64 = 0;
+            merged.for_each(|raw| {
+                router.route(&raw, &mut batch);
+                if batch.len() >= BATCH {
+                    let spare = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH + 64));
+                    let full = std::mem::replace(&mut batch, spare);
+                    // The feeder only stops when this side hangs up.
+                    let _ = full_tx.send(full);
+                }
+                n += 1;
+                tick(n);
+            });
+            if !batch.is_empty() {
+                let _ = full_tx.send(batch);
+            }
+            drop(full_tx);
+            let tables = feeder
+                .join()
+                .map_err(|_| AnalysisError::Internal("the flow-table thread failed"))?;
+            Ok::<_, AnalysisError>(finish(router, tables))
+        })?
+    } else {
+        let mut analyzer = analyzer;
+        let mut n: u64 = 0;
+        merged.for_each(|raw| {
+            analyzer.push(&raw);
+            n += 1;
+            tick(n);
+        });
+        analyzer.finish()
+    };
     progress.finish();
-    Ok((analyzer.finish(), merged.stats(), problems))
+    Ok((pass, merged.stats(), problems))
 }
 
 /// Analyses capture files in gateway mode: one pass (a second, over the clients whose
@@ -585,8 +726,14 @@ pub fn analyze_gateway(
         ClientSpec::Prefixes(p) => ClientRule::Prefixes(p.clone()),
         ClientSpec::Auto => ClientRule::detect(paths)?.ok_or(GatewayError::NoClientEvidence)?,
     };
-    let (first, stats, problems) =
-        gateway_pass(paths, GatewayAnalyzer::new(cfg, rule.clone())?, progress)?;
+    let parallel =
+        !cfg.analysis.sequential && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (first, stats, problems) = gateway_pass(
+        paths,
+        GatewayAnalyzer::new(cfg, rule.clone())?,
+        parallel,
+        progress,
+    )?;
     let redo: FxHashMap<IpAddr, Decision> = first
         .clients
         .iter()
@@ -601,7 +748,7 @@ pub fn analyze_gateway(
             approximate = true;
         } else {
             let analyzer = GatewayAnalyzer::new(cfg, rule.clone())?.restricted(redo.clone());
-            let (pass, _, _) = gateway_pass(paths, analyzer, progress)?;
+            let (pass, _, _) = gateway_pass(paths, analyzer, parallel, progress)?;
             second = pass.clients.into_iter().map(|c| (c.ip, c)).collect();
         }
     }

@@ -459,7 +459,9 @@ fn call<W: Write>(s: &SimConfig, out: W) -> Result<Ipv4Addr, SimError> {
         16_384 + 2 * rng.range(0, 4000) as u16,
     );
     let end = (s.duration_s * SEC as f64) as u64;
-    let offset = rng.range(1, 19) * MS;
+    // Each tick's last datagram (partner video: offset + 2 ms jitter + 4 ms) leaves before the
+    // next tick: the part is in time order.
+    let offset = rng.range(1, 13) * MS;
     let mut payload = vec![0u8; AUDIO];
     let (mut id_out, mut id_in) = (rng.next_u64() as u16, rng.next_u64() as u16);
     let mut k: u64 = 0;
@@ -840,12 +842,12 @@ mod tests {
     fn the_merge_counts_what_the_session_counted() {
         let dir = std::env::temp_dir().join(format!("peerscope-gw-unit-{}", std::process::id()));
         let mut out = Vec::new();
-        let truth = generate_gateway(&small(4), &mut out, &dir).unwrap();
+        let truth = generate_gateway(&small(10), &mut out, &dir).unwrap();
         assert!(!dir.exists(), "parts removed");
-        assert_eq!(truth.clients.len(), 4);
+        assert_eq!(truth.clients.len(), 10);
         // Client 0 is the single-client session at seed client_session(0).seed: its rates as
         // the merge counted them are the session's own truth.
-        let cfg = small(4);
+        let cfg = small(10);
         let mut s = cfg.client_session(0);
         s.format = part_format(s.format);
         let single = crate::sim::generate(&s, std::io::sink()).unwrap();
@@ -860,11 +862,13 @@ mod tests {
         );
         assert_eq!(c.peers_contacted, single.peers_contacted as u64);
         assert_eq!(truth.clients[3].kind, ClientKind::Starved);
+        assert_eq!(truth.clients[6].kind, ClientKind::Download);
+        assert_eq!(truth.clients[9].kind, ClientKind::Call);
         assert_eq!(
             truth.packets,
             truth.clients.iter().map(|c| c.packets).sum::<u64>()
         );
-        // Time order.
+        // Time order, every kind of part included.
         let mut last = 0u64;
         let mut at = 24;
         while at + 16 <= out.len() {
