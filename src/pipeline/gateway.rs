@@ -413,7 +413,8 @@ impl Router {
 
 /// A client's table, or why it has none.
 enum Slot {
-    Open(Table),
+    /// Boxed: a table is large, and the slots of many clients stay compact.
+    Open(Box<Table>),
     /// The pair budget was spent when the client appeared.
     Refused,
 }
@@ -438,7 +439,7 @@ impl Tables {
                     let mut cfg = self.cfg.table.clone();
                     cfg.given.local = Some(*ip);
                     cfg.pinned = *pinned;
-                    Slot::Open(Table::new(cfg))
+                    Slot::Open(Box::new(Table::new(cfg)))
                 };
                 // Clients are opened in index order.
                 debug_assert_eq!(*client as usize, self.slots.len());
