@@ -548,3 +548,25 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         written.iter().map(|(l, p)| (*l, p.as_path())).collect();
     print_outcome(&report, &json, args.json, args.chatter.quiet, &written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_option_parses_prefixes_and_auto() {
+        assert_eq!(parse_clients("auto").unwrap(), ClientSpec::Auto);
+        assert_eq!(parse_clients(" AUTO ").unwrap(), ClientSpec::Auto);
+        let ClientSpec::Prefixes(p) =
+            parse_clients("192.0.2.0/24, 2001:db8::/32,198.51.100.9").unwrap()
+        else {
+            panic!("prefixes expected");
+        };
+        let shown: Vec<String> = p.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["192.0.2.0/24", "2001:db8::/32", "198.51.100.9/32"]);
+        assert!(parse_clients("").is_err());
+        assert!(parse_clients(",").is_err());
+        assert!(parse_clients("192.0.2.0/40").is_err());
+        assert!(parse_clients("clients").is_err());
+    }
+}
