@@ -182,7 +182,7 @@ pub struct AnalyzeArgs {
     /// Gateway mode: every address in these prefixes (CIDR[,CIDR…]) that exchanges traffic
     /// is its own vantage point, all in one pass; `auto` takes the clients' side of a tap (the
     /// addresses behind any MAC but the router's, else private addresses). Writes
-    /// clients/<IP>/report.json, clients.json and clients.html; --max-pairs is then the budget
+    /// clients/IP/report.json, clients.json and clients.html; --max-pairs is then the budget
     /// shared by all clients
     #[arg(long, value_name = "CIDR|auto", value_parser = parse_clients, conflicts_with_all = ["local", "json", "flows", "csv", "anonymize", "anonymize_key", "anonymize_key_out"])]
     pub clients: Option<ClientSpec>,
@@ -194,7 +194,7 @@ pub struct AnalyzeArgs {
     /// budget [default: an eighth of --max-pairs]
     #[arg(long, value_name = "N", requires = "clients", value_parser = clap::value_parser!(u64).range(1..=MAX_PAIRS))]
     pub max_pairs_per_client: Option<u64>,
-    /// Gateway mode: also write each client's figures and page (clients/<IP>/index.html);
+    /// Gateway mode: also write each client's figures and page (clients/IP/index.html);
     /// off by default, as it costs more than the analysis itself for thousands of clients
     #[arg(long, requires = "clients")]
     pub client_pages: bool,

@@ -4,7 +4,7 @@
 //! [`GatewayAnalyzer`] decodes each frame once, asks the [`ClientRule`] which of its two
 //! addresses are clients, and hands the packet to each such client's state — a flow
 //! [`Table`] pinned to that address (`TableConfig.given.local`) and an [`Identifier`] — through
-//! the same items as the single-client path ([`stream::packet_items`], [`stream::apply_item`]),
+//! the same items as the single-client path (`stream::packet_items`, `stream::apply_item`),
 //! so a client's table is the one `analyze --local IP` builds from that client's packets. A
 //! packet between two clients goes to both. It has two halves: the reading side (filter,
 //! decode, routing, identification: `Router`) and the table side (`Tables`); on two cores they
