@@ -8,6 +8,7 @@ mod capture;
 mod cli;
 mod compare;
 mod fuzz_regressions;
+mod gateway;
 mod hostile;
 mod identify;
 mod lab;

@@ -20,6 +20,7 @@ use super::units::{parse_positive_rate_kbps, parse_window};
 use super::{InputError, UsageError};
 use crate::flow::{Given, TableConfig};
 use crate::metrics::playback::{PlaybackOptions, TuneIn};
+use crate::pipeline::gateway::{self, ClientSpec, GatewayConfig, GatewayError, Prefix};
 use crate::pipeline::{self, Analysis, AnalysisConfig};
 use crate::report::anonymize::Anonymizer;
 use crate::report::{self, Report};
@@ -186,10 +187,45 @@ pub struct AnalyzeArgs {
     /// capture.warnings); without it, that is an error
     #[arg(long)]
     pub keep_going: bool,
+    /// Gateway mode: every address in these prefixes (CIDR[,CIDR…]) that exchanges traffic
+    /// is its own vantage point, all in one pass; `auto` takes the clients' side of a tap (the
+    /// addresses behind any MAC but the router's, else private addresses). Writes
+    /// clients/IP/report.json, clients.json and clients.html; --max-pairs is then the budget
+    /// shared by all clients
+    #[arg(long, value_name = "CIDR|auto", value_parser = parse_clients, conflicts_with_all = ["local", "json", "flows", "csv", "anonymize", "anonymize_key", "anonymize_key_out"])]
+    pub clients: Option<ClientSpec>,
+    /// Gateway mode: most clients analysed, 1 to 1048576; further client addresses are
+    /// counted (clients_over_cap), not analysed [default: 65536]
+    #[arg(long, value_name = "N", requires = "clients", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub max_clients: Option<u64>,
+    /// Gateway mode: most address pairs one client may draw from the shared --max-pairs
+    /// budget [default: an eighth of --max-pairs]
+    #[arg(long, value_name = "N", requires = "clients", value_parser = clap::value_parser!(u64).range(1..=MAX_PAIRS))]
+    pub max_pairs_per_client: Option<u64>,
+    /// Gateway mode: also write each client's figures and page (clients/IP/index.html);
+    /// off by default, as it costs more than the analysis itself for thousands of clients
+    #[arg(long, requires = "clients")]
+    pub client_pages: bool,
     #[command(flatten)]
     pub chatter: Chatter,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+}
+
+/// Parses `--clients`: `auto`, or a comma-separated list of prefixes.
+pub fn parse_clients(text: &str) -> Result<ClientSpec, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(ClientSpec::Auto);
+    }
+    let prefixes = text
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse::<Prefix>)
+        .collect::<Result<Vec<_>, _>>()?;
+    if prefixes.is_empty() {
+        return Err("give one or more prefixes (192.0.2.0/24,2001:db8::/32) or auto".into());
+    }
+    Ok(ClientSpec::Prefixes(prefixes))
 }
 
 impl AnalyzeArgs {
@@ -244,8 +280,162 @@ pub fn check_tune_in(
     Ok(())
 }
 
+/// Rows of the client table printed on stdout (all are in clients.json).
+const CLIENT_ROWS_SHOWN: usize = 40;
+
+/// `peerscope analyze --clients`: gateway mode.
+fn run_gateway(args: &AnalyzeArgs, spec: ClientSpec) -> anyhow::Result<ExitCode> {
+    use crate::report::clients::{self, ClientRow, ClientsIndex, CLIENTS_SCHEMA};
+    // A directory or a quoted glob of rotated captures, as for one client.
+    let files = super::inputs::expand(&args.inputs())?.files;
+    let analysis = args.analysis.config().map_err(UsageError)?;
+    let max_pairs = analysis.table.max_pairs;
+    let cfg = GatewayConfig {
+        analysis,
+        clients: spec,
+        max_pairs,
+        max_pairs_per_client: args.max_pairs_per_client.map_or_else(
+            || GatewayConfig::default_per_client(max_pairs),
+            |n| usize::try_from(n).unwrap_or(usize::MAX),
+        ),
+        max_clients: args.max_clients.map_or(gateway::DEFAULT_MAX_CLIENTS, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+    };
+    let out_path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&files[0]));
+    let mut out = OutDir::prepare(&out_path, args.force)?;
+    super::inputs::check(&files, args.keep_going)?;
+    super::stop_reading_on_signal()?;
+    let started = Instant::now();
+    let clients_dir = out.path().join("clients");
+    std::fs::create_dir_all(&clients_dir)
+        .with_context(|| format!("cannot create {}", clients_dir.display()))?;
+    let mut rows: Vec<(IpAddr, ClientRow)> = Vec::new();
+    let mut warned_clients = 0u64;
+    let pages = args.client_pages;
+    let mut sink = |c: gateway::ClientOutcome<'_>| -> Result<(), String> {
+        let name = c.ip.to_string();
+        let dir = clients_dir.join(&name);
+        let write = || -> anyhow::Result<()> {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut json = Vec::new();
+            report::json::write(c.report, &mut json)?;
+            write_atomic(&dir.join("report.json"), &json)?;
+            if pages {
+                super::plot::write_all(c.report, &dir)?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| format!("{e:#}"))?;
+        if !c.report.capture.warnings.is_empty() {
+            warned_clients += 1;
+        }
+        let page = pages.then(|| format!("clients/{name}/index.html"));
+        let row = ClientRow::new(
+            c.report,
+            &name,
+            c.packets,
+            c.bytes,
+            format!("clients/{name}/report.json"),
+            page,
+        );
+        rows.push((c.ip, row));
+        Ok(())
+    };
+    let summary = gateway::analyze_gateway(
+        &files,
+        &cfg,
+        &super::progress::Bar::new(args.chatter.progress()),
+        &mut sink,
+    )
+    .map_err(|e| match e {
+        GatewayError::Analysis(e) => super::analysis_error(e),
+        GatewayError::NoClientEvidence => InputError(e.to_string()).into(),
+        other => anyhow::Error::new(other),
+    })?;
+    let names = files.join(", ");
+    if summary.packets == 0 {
+        return Err(InputError(format!("{names}: no packets in the capture")).into());
+    }
+    let mut warnings = summary.warnings.clone();
+    if summary.clients == 0 {
+        warnings.push(format!(
+            "no client address ({}) exchanged traffic in the capture",
+            summary.rule.describe()
+        ));
+    }
+    if warned_clients > 0 {
+        warnings.push(format!(
+            "{warned_clients} client reports carry warnings of their own (capture.warnings in clients/<IP>/report.json)"
+        ));
+    }
+    for w in &warnings {
+        eprintln!("peerscope: warning: {w}");
+    }
+    rows.sort_by_key(|r| r.0);
+    let index = ClientsIndex {
+        schema: CLIENTS_SCHEMA.into(),
+        rule: summary.rule.describe(),
+        clients_seen: summary.clients + summary.over.clients,
+        clients_analysed: summary.clients,
+        clients_over_cap: summary.over.clients,
+        over_cap_packets: summary.over.packets,
+        over_cap_bytes: summary.over.bytes,
+        pairs_cap: summary.pairs_cap as u64,
+        pairs_per_client_cap: summary.pairs_per_client_cap as u64,
+        pairs_used: summary.pairs_used as u64,
+        max_clients: summary.max_clients as u64,
+        packets: summary.packets,
+        unrouted_packets: summary.unrouted.packets,
+        passes: summary.passes,
+        warnings,
+        clients: rows.into_iter().map(|(_, r)| r).collect(),
+    };
+    let mut json = Vec::new();
+    clients::write_json(&index, &mut json)?;
+    let json_path = out.path().join("clients.json");
+    write_atomic(&json_path, &json)?;
+    if args.export.contains(&super::export::ExportFormat::Parquet) {
+        let value: serde_json::Value = serde_json::from_slice(&json)?;
+        super::parquet::write_clients(&value, out.path())?;
+    }
+    let mut html = Vec::new();
+    clients::write_html(&index, &mut html)?;
+    let html_path = out.path().join("clients.html");
+    write_atomic(&html_path, &html)?;
+    out.keep();
+    if args.chatter.verbose {
+        eprintln!(
+            "peerscope: read {} packets from {} in {} pass(es), {} clients, {:.2} s",
+            summary.packets,
+            names,
+            summary.passes,
+            summary.clients,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if !args.chatter.quiet {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        clients::write_text(&index, CLIENT_ROWS_SHOWN, &mut lock)?;
+        writeln!(lock, "{:<9} {}", "clients", json_path.display())?;
+        writeln!(lock, "{:<9} {}", "index", html_path.display())?;
+        writeln!(lock, "{:<9} {}", "reports", clients_dir.display())?;
+        lock.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `peerscope analyze`.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(spec) = args.clients.clone() {
+        return run_gateway(&args, spec);
+    }
     let given = args.inputs();
     let expanded = super::inputs::expand(&given)?;
     let files = expanded.files;
@@ -404,4 +594,26 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let written: Vec<(&str, &std::path::Path)> =
         written.iter().map(|(l, p)| (*l, p.as_path())).collect();
     print_outcome(&report, &json, args.json, args.chatter.quiet, &written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_option_parses_prefixes_and_auto() {
+        assert_eq!(parse_clients("auto").unwrap(), ClientSpec::Auto);
+        assert_eq!(parse_clients(" AUTO ").unwrap(), ClientSpec::Auto);
+        let ClientSpec::Prefixes(p) =
+            parse_clients("192.0.2.0/24, 2001:db8::/32,198.51.100.9").unwrap()
+        else {
+            panic!("prefixes expected");
+        };
+        let shown: Vec<String> = p.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["192.0.2.0/24", "2001:db8::/32", "198.51.100.9/32"]);
+        assert!(parse_clients("").is_err());
+        assert!(parse_clients(",").is_err());
+        assert!(parse_clients("192.0.2.0/40").is_err());
+        assert!(parse_clients("clients").is_err());
+    }
 }

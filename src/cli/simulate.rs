@@ -82,7 +82,10 @@ Examples:
       every peer over its own TCP connection (TCP's ACKs, requests as segments)
   peerscope simulate --lab --receivers 6 -o lab/ --hold 2s --net-delay 30ms
       a source and 6 receivers in a forwarding tree: lab/source.pcap, lab/r1.pcap, …,
-      lab/lab.truth.json (input of `peerscope compare`)";
+      lab/lab.truth.json (input of `peerscope compare`)
+  peerscope simulate --gateway 100 -o tap.pcap --duration 30s
+      100 clients behind a tap in one capture, per-client truth in tap.truth.json
+      (input of `peerscope analyze --clients 192.0.2.0/24`)";
 
 /// Arguments of `peerscope simulate` (boxed: they are large next to the other subcommands').
 #[derive(Debug, clap::Args)]
@@ -194,6 +197,12 @@ pub struct SimulateOptions {
     /// Lab: every sender rewrites the chunk bytes, so payloads match only one hop apart
     #[arg(long, requires = "lab")]
     pub rewrite_payload: bool,
+    /// Write a gateway capture instead: N clients behind a tap (192.0.2.2–254, then
+    /// 2001:db8:ffff::N), most of them SopCast-like sessions (every tenth from the fourth
+    /// starved), every tenth from the seventh a download and from the tenth a call; per-client
+    /// truth in the truth file's `clients` (input of `analyze --clients`)
+    #[arg(long, value_name = "N", conflicts_with_all = ["lab", "local_ip", "starve_at", "player", "feed"], value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub gateway: Option<u64>,
 }
 
 /// A parsed `--suppliers` list (a newtype so clap treats it as one value).
@@ -358,11 +367,52 @@ fn run_lab(args: &SimulateOptions) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `peerscope simulate --gateway N`: the clients' parts are generated beside the output
+/// and merged into it.
+fn run_gateway(args: &SimulateOptions, clients: u64) -> anyhow::Result<ExitCode> {
+    if args.link != LinkArg::Ethernet {
+        anyhow::bail!("--gateway writes Ethernet captures only (a tap sees MACs, not loopback)");
+    }
+    let cfg = sim::GatewaySimConfig {
+        clients: usize::try_from(clients).unwrap_or(usize::MAX),
+        session: args.config()?,
+    };
+    cfg.validate()?;
+    let truth_path = args
+        .truth
+        .clone()
+        .unwrap_or_else(|| default_truth_path(&args.output));
+    let mut parts = args.output.clone().into_os_string();
+    parts.push(format!(".parts-{}", std::process::id()));
+    let parts = PathBuf::from(parts);
+    let mut file = AtomicFile::create(&args.output)?;
+    let truth = sim::generate_gateway(&cfg, file.writer()?, &parts)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    file.commit()?;
+    let mut json = serde_json::to_string_pretty(&truth)?;
+    json.push('\n');
+    write_atomic(&truth_path, json.as_bytes())?;
+    let p2p = truth.clients.iter().filter(|c| c.p2p).count();
+    println!(
+        "wrote {} packets over {:.3} s from {} clients ({p2p} P2P) to {} (ethernet, {}); truth in {}",
+        truth.packets,
+        truth.duration_s,
+        truth.clients.len(),
+        args.output.display(),
+        truth.format,
+        truth_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `peerscope simulate`.
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let args = args.opts;
     if args.lab {
         return run_lab(&args);
+    }
+    if let Some(n) = args.gateway {
+        return run_gateway(&args, n);
     }
     let cfg = args.config()?;
     let truth_path = args

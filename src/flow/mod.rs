@@ -227,6 +227,19 @@ impl Table {
         }
     }
 
+    /// Address pairs tracked so far (gateway mode draws every client's table from one budget).
+    #[inline]
+    pub fn pairs_tracked(&self) -> usize {
+        self.pairs.pairs.len()
+    }
+
+    /// Sets the most address pairs the table may hold from now on; pairs already tracked stay
+    /// (gateway mode lowers it as the shared budget is drawn down).
+    #[inline]
+    pub fn set_max_pairs(&mut self, max_pairs: usize) {
+        self.cfg.max_pairs = max_pairs;
+    }
+
     /// Counts a frame that the decoder refused.
     pub fn malformed(&mut self, why: Malformed) {
         *self.counts.malformed.entry(why).or_insert(0) += 1;

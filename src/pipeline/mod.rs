@@ -9,11 +9,14 @@
 //!   observer that the caller implements (the CLI draws a bar).
 //! - [`live`]: a live capture's frames counted as a file's would be, for `capture`.
 //! - [`matching`]: `compare`'s pass over several vantage points' captures at once.
+//! - [`gateway`]: gateway mode — every client address behind a tap its own vantage point, in
+//!   one pass, each client's table fed by the same items as [`stream`]'s.
 //! - [`assemble`]: a finished table and what the source read turned into the [`Report`](crate::report::Report) model,
 //!   with every warning as a typed [`Warning`].
 
 pub mod assemble;
 pub mod files;
+pub mod gateway;
 pub mod live;
 pub mod matching;
 pub mod stream;

@@ -74,7 +74,7 @@ impl Feed {
 /// Packets between two calls of a pass's progress tick.
 pub(crate) const TICK_PACKETS: u64 = 65_536;
 
-fn compile_filter(cfg: &AnalysisConfig) -> Result<Option<Filter>, AnalysisError> {
+pub(crate) fn compile_filter(cfg: &AnalysisConfig) -> Result<Option<Filter>, AnalysisError> {
     cfg.filter
         .as_deref()
         .map(|expr| Filter::new(expr).map_err(AnalysisError::Filter))
@@ -159,7 +159,7 @@ impl Analyzer {
 /// A decoded frame as it crosses from the reading thread to the flow-table thread: packets
 /// travel without their payload (the only payload the table reads, DNS answers, is parsed on
 /// the reading side and sent as names).
-enum Item {
+pub(crate) enum Item {
     Packet(Packet<'static>),
     Malformed(Malformed, Timestamp),
     NotIp(Timestamp),
@@ -187,21 +187,29 @@ fn decode_item(
     }
     match decode::decode(raw) {
         Decoded::Packet(p) => {
-            if p.is_udp() && p.sport == 53 {
-                decode::dns::answers(p.payload, |ip, name| {
-                    out.push(Item::Name(ip, name.to_string()));
-                });
-            }
-            ident.ingest(&p);
             feed.offer(&p);
-            out.push(Item::Packet(Packet { payload: &[], ..p }));
+            packet_items(&p, ident, out);
         }
         Decoded::NotIp(_) => out.push(Item::NotIp(raw.ts)),
         Decoded::Malformed(m) => out.push(Item::Malformed(m, raw.ts)),
     }
 }
 
-fn apply_item(table: &mut Table, item: &Item) {
+/// What a decoded packet gives the flow table — the names of a DNS answer, then the packet
+/// without its payload — after identification has read it. Shared with gateway mode, which
+/// calls it once for each client a packet belongs to.
+#[inline]
+pub(crate) fn packet_items(p: &Packet<'_>, ident: &mut Identifier, out: &mut Vec<Item>) {
+    if p.is_udp() && p.sport == 53 {
+        decode::dns::answers(p.payload, |ip, name| {
+            out.push(Item::Name(ip, name.to_string()));
+        });
+    }
+    ident.ingest(p);
+    out.push(Item::Packet(Packet { payload: &[], ..*p }));
+}
+
+pub(crate) fn apply_item(table: &mut Table, item: &Item) {
     match item {
         Item::Packet(p) => table.ingest(p),
         Item::Malformed(m, ts) => {

@@ -3,6 +3,7 @@
 //! model to a writer; the model holds no computation.
 
 pub mod anonymize;
+pub mod clients;
 pub mod compare;
 pub mod compare_svg;
 pub mod html;

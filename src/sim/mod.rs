@@ -7,6 +7,8 @@
 //! `tally` counts every packet as it is emitted and turns the counts into the [`Truth`], with
 //! continuity and stalls from [`playout`]. [`lab`] writes one capture per node of a small
 //! forwarding tree (a source and receivers) with the truth of playback delay, for `compare`.
+//! [`gateway`] merges many clients' sessions (and a few non-P2P clients) into one tap
+//! capture with per-client truth, for gateway mode.
 //!
 //! Invariants the tests rely on:
 //! - same configuration and seed → byte-identical capture and truth; a shorter `duration_s`
@@ -22,6 +24,7 @@ use std::net::Ipv4Addr;
 mod events;
 pub mod feed;
 pub mod frame;
+pub mod gateway;
 pub mod lab;
 pub mod pcap_writer;
 pub mod playout;
@@ -31,6 +34,10 @@ mod tally;
 mod truth;
 
 pub use feed::{FeedTruth, TsFeed};
+pub use gateway::{
+    generate_gateway, ClientKind, GatewayClientTruth, GatewaySimConfig, GatewayTruth,
+    GATEWAY_TRUTH_SCHEMA,
+};
 pub use lab::{generate_lab, LabConfig, LabNodeTruth, LabTruth, LAB_TRUTH_SCHEMA};
 pub use pcap_writer::{Format, LinkType, PcapWriter, WriterOptions};
 pub use playout::{fluid_playout, Playout, Stall};
