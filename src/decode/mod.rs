@@ -171,6 +171,9 @@ pub struct UtpBrief {
     pub data_len: u32,
     pub connection_id: u16,
     pub seq_nr: u16,
+    /// `timestamp_difference_microseconds` (BEP 29): the sender's clock at its last receipt
+    /// minus that packet's timestamp; 0 before it received any (read by `flow::rtt`).
+    pub ts_diff_us: u32,
 }
 
 impl Packet<'_> {
@@ -326,6 +329,7 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Mal
                         data_len: h.data_len(packet.payload_len),
                         connection_id: h.connection_id,
                         seq_nr: h.seq_nr,
+                        ts_diff_us: h.timestamp_difference_us,
                     }
                 });
         }

@@ -26,11 +26,13 @@
 //! timeline is not exact and [`Finished::needs_second_pass`] says so (the caller re-reads the
 //! files with both values fixed, or warns when the input cannot be read twice).
 
+pub mod churn;
 pub mod classify;
 pub mod conns;
 pub(crate) mod fragments;
 pub(crate) mod names;
 pub mod pairs;
+pub mod rtt;
 pub mod sizes;
 pub mod timeline;
 
@@ -96,6 +98,8 @@ pub struct TableConfig {
     pub max_bins: usize,
     /// Most 5-tuple flows tracked for `--flows` ([`conns`]); 0 (the default) tracks none.
     pub max_conns: usize,
+    /// A peer silent for longer than this ends its session ([`churn`]; `--idle-timeout`).
+    pub idle_timeout_ns: i64,
 }
 
 impl Default for TableConfig {
@@ -110,6 +114,7 @@ impl Default for TableConfig {
             warmup_records: 200_000,
             max_bins: 1_000_000,
             max_conns: 0,
+            idle_timeout_ns: churn::DEFAULT_IDLE_TIMEOUT_NS,
         }
     }
 }
@@ -205,7 +210,8 @@ impl Table {
     /// An empty table.
     pub fn new(cfg: TableConfig) -> Self {
         let warmup = Warmup::new(cfg.given, cfg.pinned, cfg.warmup_records);
-        let timeline = Timeline::new(cfg.bin_ns, cfg.window_ns, cfg.max_bins);
+        let mut timeline = Timeline::new(cfg.bin_ns, cfg.window_ns, cfg.max_bins);
+        timeline.set_idle_timeout(cfg.idle_timeout_ns);
         let loopback = LoopbackFlows::new(cfg.bin_ns, cfg.max_bins);
         let conns = conns::Conns::new(cfg.max_conns);
         Table {
@@ -424,6 +430,17 @@ fn timeline_add(timeline: &mut Timeline, rec: &Rec, d: Decision) {
         return;
     }
     let peer = if down { rec.src } else { rec.dst };
+    // Sessions and reciprocity (issue 18): peer traffic only, its video by the same rule.
+    let video = match rec.kind {
+        RecKind::PeerUdp(size) if d.is_video(size) => Some(size),
+        RecKind::PeerUtp(len, ..) if is_video(d.utp_threshold, len) => Some(len),
+        RecKind::PeerTcp(len) if is_video(d.tcp_threshold, len) => Some(len),
+        RecKind::PeerUdp(_) | RecKind::PeerUtp(..) | RecKind::PeerTcp(_) => Some(0),
+        _ => None,
+    };
+    if let Some(v) = video {
+        timeline.see_peer(rec.ts, peer, down, v);
+    }
     match rec.kind {
         RecKind::PeerUdp(size) if d.is_video(size) => {
             timeline.add_video(rec.ts, down, rec.ip_len, size, true, peer)

@@ -39,6 +39,8 @@ pub struct AnalysisConfig {
     /// Read and decode on one thread while the flow table is fed on another (files only).
     /// Off gives the same report, single-threaded.
     pub sequential: bool,
+    /// The ASN and country databases for `locality` (`--asn-db`, `--geo-db`; issue 18).
+    pub locator: std::sync::Arc<crate::geo::Locator>,
 }
 
 /// Errors that leave nothing to report.
