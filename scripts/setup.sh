@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what peerscope needs on a Debian machine and is missing: libpcap-dev to build and
 # link (always), and with --test the tools the test suite drives: chromium (the HTML report
-# test) and tcpdump. With --bench also tshark. With --lab the real-software lab
+# test), tcpdump and tshark (the RTT check against tcp.analysis.initial_rtt). With --bench also tshark. With --lab the real-software lab
 # (scripts/lab/): libtorrent's Python bindings, opentracker, mpv, ffmpeg, tcpdump, iproute2 (ip,
 # tc), srt-tools and chromium (renders the lab's figures). The lab's viewer is a libtorrent node,
 # so it needs no npm packages. Uses apt-get when run as root; otherwise prints
@@ -11,7 +11,7 @@ set -euo pipefail
 want=(libpcap-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) want+=(chromium tcpdump) ;;
+    --test) want+=(chromium tcpdump tshark) ;;
     --bench) want+=(tcpdump tshark bc) ;;
     --lab) want+=(python3 python3-libtorrent opentracker mpv ffmpeg tcpdump iproute2 srt-tools chromium) ;;
     *) echo "usage: $0 [--test] [--bench] [--lab]" >&2; exit 2 ;;

@@ -14,5 +14,6 @@ mod lab;
 mod plan;
 mod report;
 mod sim;
+mod swarm;
 mod truth;
 mod util;

@@ -196,6 +196,9 @@ impl RttSketch {
 pub struct RttSamples {
     by_method: [RttSketch; 3],
     udp_by_side: [RttSketch; 2],
+    /// SYN → the RST/ACK refusing it, by the side that sent the SYN: an RTT only when that
+    /// side is the local host (else it times the local host's own refusal).
+    refused_by_opener: [RttSketch; 2],
 }
 
 impl RttSamples {
@@ -207,6 +210,11 @@ impl RttSamples {
             _ => &self.by_method[m.index()],
         }
     }
+
+    /// Handshakes `opener` began that the other side refused (SYN → RST/ACK).
+    pub fn refused(&self, opener: usize) -> &RttSketch {
+        &self.refused_by_opener[opener & 1]
+    }
 }
 
 /// The RTT state of one address pair. Sides are the pair's: 0 is `a`, 1 is `b`.
@@ -215,6 +223,9 @@ pub struct PairRtt {
     /// The last SYN (without ACK) seen: time, sender side, sequence number; and whether the
     /// other side answered it with a SYN/ACK.
     syn: Option<(Timestamp, u8, u32, bool)>,
+    /// The side and initial sequence number of the last handshake sampled: a SYN repeating it
+    /// (a retry of the same connection after a refusal) is not a new handshake.
+    sampled_isn: Option<(u8, u32)>,
     /// A UDP request waiting for its response: time and the requesting side.
     request: Option<(Timestamp, u8)>,
     /// uTP: the latest non-zero timestamp difference each side reported, and when.
@@ -275,12 +286,28 @@ impl PairRtt {
         let syn = flags & tcp_flags::SYN != 0;
         let ack = flags & tcp_flags::ACK != 0;
         if flags & tcp_flags::RST != 0 {
+            // A refusal (RST/ACK answering the SYN, RFC 9293 §3.10.7.3) comes back after one
+            // RTT when the opener is the vantage point.
+            if let Some((t0, s, _, false)) = self.syn {
+                if s != side && ack {
+                    let ns = ts.since(t0).ns();
+                    if let Ok(us) = u32::try_from((ns + 500) / 1000) {
+                        if ns >= 0 && us <= MAX_RTT_US {
+                            let k = self.samples.get_or_insert_with(Box::default);
+                            k.refused_by_opener[usize::from(s & 1)].add(us);
+                            self.sampled_isn = self.syn.map(|(_, s, isn, _)| (s, isn));
+                        }
+                    }
+                }
+            }
             self.syn = None;
             return;
         }
         match (syn, ack) {
             // A SYN (a retransmission restarts the clock: Karn's rule, RFC 6298 §3).
-            (true, false) => self.syn = Some((ts, side, seq, false)),
+            (true, false) => {
+                self.syn = (self.sampled_isn != Some((side, seq))).then_some((ts, side, seq, false))
+            }
             (true, true) => {
                 if let Some((_, s, _, answered)) = &mut self.syn {
                     if *s != side {
@@ -292,6 +319,7 @@ impl PairRtt {
                 if let Some((t0, s, isn, true)) = self.syn {
                     if s == side && seq == isn.wrapping_add(1) {
                         self.sample(RttMethod::TcpHandshake, s, t0, ts);
+                        self.sampled_isn = Some((s, isn));
                         self.syn = None;
                     }
                 }

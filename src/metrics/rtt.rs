@@ -33,17 +33,27 @@ pub struct RttOut {
 pub fn rtt_of(pair: &PairStats, local: IpAddr) -> Option<RttOut> {
     let s: &RttSamples = pair.rtt.samples()?;
     let side = usize::from(local != pair.a);
-    let best = RttMethod::ALL
-        .into_iter()
-        .find(|&m| s.of(m, side).count() > 0)?;
-    let k = s.of(best, side);
+    // Handshakes the local host opened and the peer refused time the path too.
+    let mut tcp = s.of(RttMethod::TcpHandshake, side).clone();
+    tcp.merge(s.refused(side));
+    let of = |m: RttMethod| {
+        if m == RttMethod::TcpHandshake {
+            &tcp
+        } else {
+            s.of(m, side)
+        }
+    };
+    let best = RttMethod::ALL.into_iter().find(|&m| of(m).count() > 0)?;
+    let k = of(best);
     let others: Vec<String> = RttMethod::ALL
         .into_iter()
-        .filter(|&m| m != best && s.of(m, side).count() > 0)
-        .map(|m| format!("{} {}", s.of(m, side).count(), m.as_str()))
+        .filter(|&m| m != best && of(m).count() > 0)
+        .map(|m| format!("{} {}", of(m).count(), m.as_str()))
         .collect();
     let what = match best {
-        RttMethod::TcpHandshake => "SYN to the handshake's ACK",
+        RttMethod::TcpHandshake => {
+            "SYN to the ACK completing the handshake (or to the RST/ACK refusing one the local host opened)"
+        }
         RttMethod::Utp => "sum of both sides' uTP timestamp differences",
         RttMethod::UdpRequest => {
             "request after ≥ 1 s of silence to the first packet back (includes the peer's processing)"
