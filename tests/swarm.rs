@@ -97,3 +97,217 @@ fn issue_18_tcp_rtts_agree_with_tshark_initial_rtt() {
     // The seven captures hold 100+ peers with a handshake; most must have been compared.
     assert!(compared >= 100, "only {compared} peers compared");
 }
+
+/// Writes a simulated capture with the swarm options into a fresh directory: the capture's
+/// path and its truth.
+fn simulate(name: &str, args: &[&str]) -> (String, peerscope::sim::Truth) {
+    let dir = crate::util::tmp(&format!("sim-{name}"));
+    let pcap = dir.join("swarm.pcap");
+    let out = crate::util::bin()
+        .args(["simulate", "-o"])
+        .arg(&pcap)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    let truth: peerscope::sim::Truth =
+        serde_json::from_slice(&std::fs::read(dir.join("swarm.truth.json")).unwrap()).unwrap();
+    (pcap.to_string_lossy().into_owned(), truth)
+}
+
+/// Churn, TCP peers, reciprocal uploaders and the locality tables in one 5-minute capture.
+const SWARM_ARGS: [&str; 13] = [
+    "--seed",
+    "11",
+    "--duration",
+    "300s",
+    "--arrivals-per-min",
+    "12",
+    "--lifetime",
+    "40s",
+    "--tcp-peers",
+    "6",
+    "--reciprocal",
+    "2",
+    "--locality",
+];
+
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    (got - want).abs() <= rel * want.abs()
+}
+
+#[test]
+fn issue_18_churn_lifetimes_and_arrivals_match_the_truth() {
+    let (pcap, truth) = simulate("churn", &SWARM_ARGS);
+    let t = truth.swarm.unwrap();
+    assert!(t.arrived.len() > 30, "{} arrivals", t.arrived.len());
+    assert!(t.sessions_ended > 20, "{} sessions ended", t.sessions_ended);
+    let (out, report) = analyze("churn", &[&pcap]);
+    let s = report.unwrap_or_else(|| panic!("{out:?}")).swarm.unwrap();
+    assert_eq!(s.idle_timeout_s, 30.0);
+    let want = t.lifetime_median_s.unwrap();
+    let got = s.lifetime_s.median.unwrap();
+    assert!(
+        close(got, want, 0.10),
+        "median lifetime {got} s, truth {want} s"
+    );
+    let (got, want) = (s.lifetime_s.p90.unwrap(), t.lifetime_p90_s.unwrap());
+    assert!(
+        close(got, want, 0.10),
+        "p90 lifetime {got} s, truth {want} s"
+    );
+    assert_eq!(s.sessions_ended as usize, t.sessions_ended);
+    assert_eq!(s.arrivals_per_min, t.arrivals_per_min);
+    assert_eq!(s.departures_per_min, t.departures_per_min);
+    assert_eq!(s.lifetime_cdf.last().map(|p| p[1]), Some(1.0));
+}
+
+#[test]
+fn issue_18_idle_timeout_splits_sessions() {
+    let (pcap, _) = simulate("idle", &["--duration", "40s"]);
+    let (_, long) = analyze("idle-30", &[&pcap]);
+    let (_, short) = analyze("idle-2", &[&pcap, "--idle-timeout", "2s"]);
+    let (long, short) = (long.unwrap().swarm.unwrap(), short.unwrap().swarm.unwrap());
+    // Keep-alives every 3–8 s: one session per peer at 30 s, several at 2 s.
+    assert_eq!(long.sessions, long.peers);
+    assert!(
+        short.sessions > 2 * short.peers,
+        "{} sessions",
+        short.sessions
+    );
+    assert_eq!(short.idle_timeout_s, 2.0);
+    let (out, _) = analyze("idle-bad", &[&pcap, "--idle-timeout", "0.5s"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn issue_18_rtt_per_peer_matches_the_truth() {
+    let (pcap, truth) = simulate("rtt", &SWARM_ARGS);
+    let t = truth.swarm.unwrap();
+    let (out, report) = analyze("rtt", &[&pcap]);
+    let report = report.unwrap_or_else(|| panic!("{out:?}"));
+    let mut checked = 0;
+    for p in &report.peers.list {
+        let want = t.rtt_ms[&p.ip];
+        let rtt = p
+            .rtt_ms
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no RTT", p.ip));
+        let err = (rtt.median - want).abs();
+        assert!(
+            err <= 5.0_f64.max(0.1 * want),
+            "{} ({}): median {} ms by {}, truth {want} ms",
+            p.ip,
+            p.role,
+            rtt.median,
+            rtt.method
+        );
+        let by_tcp = t.tcp_peers.contains_key(&p.ip) || p.role.as_str() == "tracker";
+        let method = if by_tcp {
+            "tcp-handshake"
+        } else {
+            "udp-request-response"
+        };
+        assert_eq!(rtt.method, method, "{}", p.ip);
+        checked += 1;
+    }
+    assert_eq!(checked, t.rtt_ms.len(), "every peer and the tracker");
+}
+
+#[test]
+fn issue_18_reciprocity_matches_the_truth() {
+    let (pcap, truth) = simulate("recip", &SWARM_ARGS);
+    let t = truth.swarm.clone().unwrap();
+    let (_, report) = analyze("recip", &[&pcap]);
+    let report = report.unwrap();
+    let r = report.swarm.unwrap().reciprocity;
+    let want = t.tit_for_tat_share.unwrap();
+    assert!(
+        (r.tit_for_tat_share.unwrap() - want).abs() < 0.005,
+        "{r:?} vs {want}"
+    );
+    assert_eq!(r.reciprocal_peers as usize, t.reciprocal.len());
+    assert_eq!(r.same_minute_peers as usize, t.reciprocal.len());
+    for ip in &t.reciprocal {
+        let p = report.peers.list.iter().find(|p| &p.ip == ip).unwrap();
+        let pr = p.reciprocity.as_ref().unwrap();
+        let tp = truth.peers.iter().find(|p| &p.ip == ip).unwrap();
+        let ratio = tp.video_out_bytes as f64 / tp.video_in_bytes as f64;
+        assert!((pr.out_in_ratio.unwrap() - ratio).abs() < 1e-3);
+        assert!(pr.both_ways_minutes >= 4, "{pr:?}");
+    }
+    // Super peers: the largest suppliers, as many as needed for 50 %.
+    let mut shares: Vec<(f64, &str)> = truth
+        .suppliers
+        .iter()
+        .map(|s| (s.share, s.ip.as_str()))
+        .collect();
+    shares.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut acc = 0.0;
+    let want: Vec<&str> = shares
+        .iter()
+        .take_while(|(s, _)| {
+            let before = acc;
+            acc += s;
+            before < 0.5
+        })
+        .map(|(_, ip)| *ip)
+        .collect();
+    assert_eq!(r.super_peers_50, want);
+}
+
+#[test]
+fn issue_18_locality_preferences_match_the_truth() {
+    let (pcap, truth) = simulate("locality", &SWARM_ARGS);
+    let t = truth.swarm.unwrap();
+    let dir = std::path::Path::new(&pcap).parent().unwrap();
+    let (asn, geo) = (dir.join("swarm.asn.csv"), dir.join("swarm.geo.csv"));
+    let args = [
+        pcap.as_str(),
+        "--asn-db",
+        asn.to_str().unwrap(),
+        "--geo-db",
+        geo.to_str().unwrap(),
+    ];
+    let (out, report) = analyze("locality", &args);
+    let report = report.unwrap_or_else(|| panic!("{out:?}"));
+    let l = report.locality.clone().unwrap();
+    assert_eq!(l.local.asn, t.local_asn);
+    assert_eq!(l.local.country, t.local_country);
+    for (got, want) in [
+        (&l.same_asn, &t.same_asn),
+        (&l.same_country, &t.same_country),
+    ] {
+        let (got, want) = (got.as_ref().unwrap(), want.as_ref().unwrap());
+        assert_eq!(got.peers as usize, want.peers);
+        assert!(
+            (got.peers_share - want.peers_share).abs() < 1e-3,
+            "{got:?} {want:?}"
+        );
+        assert!(
+            (got.bytes_share - want.bytes_share).abs() < 1e-3,
+            "{got:?} {want:?}"
+        );
+        assert!(
+            close(got.ratio.unwrap(), want.ratio.unwrap(), 0.01),
+            "{got:?} {want:?}"
+        );
+    }
+    // Built in: the client's AS supplies far more than its share of peers.
+    assert!(l.same_asn.unwrap().ratio.unwrap() > 2.0);
+    let p = &report.peers.list[0];
+    assert_eq!((p.asn, p.country.as_deref()), (Some(64_500), Some("FR")));
+    assert!(p.as_org.is_some());
+    // Without databases: prefix and hop locality only.
+    let (_, plain) = analyze("locality-plain", &[&pcap]);
+    let l = plain.unwrap().locality.unwrap();
+    assert!(l.same_asn.is_none() && l.same_country.is_none());
+    assert!(l.same_prefix.is_some() && l.near_hops.is_some());
+    assert!(l.how.contains("no --asn-db"), "{}", l.how);
+}
+
+#[test]
+fn issue_18_default_simulation_has_no_swarm_truth() {
+    let (_, truth) = simulate("plain", &["--duration", "10s"]);
+    assert!(truth.swarm.is_none());
+}

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::flow::Finished;
 use crate::geo::Locator;
 
-use super::peers::Peers;
+use super::peers::{PeerRole, Peers};
 use super::round;
 
 /// A peer at most this many hops away is near: 10, about half the median path length of
@@ -146,7 +146,8 @@ pub fn locality(fin: &Finished, peers: &mut Peers, loc: &Locator) -> Locality {
             p.as_org = r.as_org;
             p.country = r.country;
         }
-        if p.transport.is_empty() {
+        // The peers contacted: peer traffic, the tracker apart (as in `peers.contacted`).
+        if p.transport.is_empty() || p.role == PeerRole::Tracker {
             continue;
         }
         contacted += 1;

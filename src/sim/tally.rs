@@ -480,6 +480,7 @@ impl Tally {
             stall_fraction,
             stalls,
             feed: None,
+            swarm: None,
         }
     }
 }
