@@ -412,6 +412,36 @@ mod tests {
         assert!(t.lookup("1.0.2.1".parse().unwrap()).is_none());
     }
 
+    /// The MaxMind fixtures written by `scripts/make-geo-fixtures.py`.
+    #[test]
+    fn maxmind_databases() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let asn = GeoDb::open(&dir.join("geo-asn.mmdb")).unwrap();
+        let r = asn.lookup("198.51.100.9".parse().unwrap()).unwrap();
+        assert_eq!(
+            (r.asn, r.as_org.as_deref()),
+            (Some(64500), Some("Example Net A"))
+        );
+        assert!(asn.lookup("198.51.100.200".parse().unwrap()).is_none());
+        let r = asn.lookup("2001:db8::7".parse().unwrap()).unwrap();
+        assert_eq!(r.asn, Some(64501));
+        let loc = Locator::open(
+            Some(&dir.join("geo-asn.mmdb")),
+            Some(&dir.join("geo-country.mmdb")),
+        )
+        .unwrap();
+        let r = loc.lookup("198.51.100.9".parse().unwrap());
+        assert_eq!((r.asn, r.country.as_deref()), (Some(64500), Some("FR")));
+        // ip-location-db's country layout (`country_code`), lower case in the file.
+        let r = loc.lookup("203.0.113.1".parse().unwrap());
+        assert_eq!((r.asn, r.country.as_deref()), (None, Some("DE")));
+        // A file that only looks like a MaxMind DB is refused, not misread.
+        let bad = std::env::temp_dir().join(format!("peerscope-bad-{}.mmdb", std::process::id()));
+        std::fs::write(&bad, b"junk\xAB\xCD\xEFMaxMind.comjunk").unwrap();
+        assert!(matches!(GeoDb::open(&bad), Err(GeoError::Mmdb { .. })));
+        let _ = std::fs::remove_file(&bad);
+    }
+
     #[test]
     fn bad_lines_are_errors_with_their_number() {
         let e = parse_table(Path::new("x.csv"), "1.0.0.0,1.0.0.255,US\nfoo,bar\n").unwrap_err();
