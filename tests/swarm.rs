@@ -311,3 +311,12 @@ fn issue_18_default_simulation_has_no_swarm_truth() {
     let (_, truth) = simulate("plain", &["--duration", "10s"]);
     assert!(truth.swarm.is_none());
 }
+
+#[test]
+fn issue_18_swarm_figure_matches_its_golden() {
+    let (pcap, _) = simulate("figure", &SWARM_ARGS);
+    let (_, report) = analyze("figure", &[&pcap]);
+    let svg = peerscope::report::svg::swarm::svg(&report.unwrap()).unwrap();
+    assert!(svg.contains("Peer sessions: lifetimes of the"), "{svg}");
+    crate::report::check_golden("swarm/swarm.svg", svg.as_bytes());
+}

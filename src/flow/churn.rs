@@ -214,6 +214,11 @@ impl Churn {
         self.origin = ts;
     }
 
+    /// Most per-minute counters kept.
+    pub fn max_minutes(&self) -> usize {
+        self.max_minutes
+    }
+
     /// The idle timeout, nanoseconds.
     pub fn idle_ns(&self) -> i64 {
         self.idle_ns

@@ -149,7 +149,9 @@ pub fn swarm(fin: &Finished, peers: &mut Peers) -> Swarm {
         by_ip.insert(*ip, (p.sessions, vm, bm));
     }
     let ended = sessions - open;
-    let minutes = (fin.duration().ns().max(0) / MINUTE_NS + 1) as usize;
+    // As many minutes as the capture lasts, within the counters kept (a capture whose
+    // timestamps lie a century apart has no million-entry arrays).
+    let minutes = ((fin.duration().ns().max(0) / MINUTE_NS + 1) as usize).min(churn.max_minutes());
     let mut arrivals = churn.arrivals().to_vec();
     if !by_ip.is_empty() {
         arrivals.resize(arrivals.len().max(minutes), 0);
