@@ -320,3 +320,41 @@ fn issue_18_swarm_figure_matches_its_golden() {
     assert!(svg.contains("Peer sessions: lifetimes of the"), "{svg}");
     crate::report::check_golden("swarm/swarm.svg", svg.as_bytes());
 }
+
+#[test]
+fn issue_18_compare_gives_each_node_its_swarm_and_shared_peers() {
+    let dir = crate::util::tmp("swarm-lab");
+    let lab = dir.join("lab");
+    let out = crate::util::bin()
+        .args([
+            "simulate",
+            "--lab",
+            "--receivers",
+            "3",
+            "--duration",
+            "20s",
+            "-o",
+        ])
+        .arg(&lab)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    let mut cmd = crate::util::bin();
+    cmd.arg("compare");
+    for n in ["source", "r1", "r2", "r3"] {
+        cmd.arg("--node")
+            .arg(format!("{n}={}", lab.join(format!("{n}.pcap")).display()));
+    }
+    let out = cmd.arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    let c: peerscope::report::compare::Compare = serde_json::from_slice(&out.stdout).unwrap();
+    // The nodes of a tree talk to each other: every node shares some of its peers.
+    for n in &c.nodes {
+        let s = n
+            .swarm
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no swarm", n.name));
+        assert!(s.peers > 0 && s.shared_peers > 0, "{}: {s:?}", n.name);
+        assert!(s.shared_peers <= s.peers);
+    }
+}
