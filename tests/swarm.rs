@@ -358,3 +358,44 @@ fn issue_18_compare_gives_each_node_its_swarm_and_shared_peers() {
         assert!(s.shared_peers <= s.peers);
     }
 }
+
+#[test]
+fn issue_18_stun_rtts_agree_with_tshark_stun_time() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webrtc-aiortc.pcap")
+        .to_string_lossy()
+        .into_owned();
+    let (out, report) = analyze("stun", &[&path]);
+    let report = report.unwrap_or_else(|| panic!("{out:?}"));
+    let local = report.local.ip.clone().unwrap();
+    let ts = Command::new("tshark")
+        .args(["-r", &path, "-Y", "stun.time", "-T", "fields"])
+        .args(["-e", "ip.src", "-e", "ip.dst", "-e", "stun.time"])
+        .output()
+        .expect("tshark is not installed: run scripts/setup.sh --test");
+    // Responses to the local host answer its requests: their times are its samples.
+    let mut want: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&ts.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[1] == local {
+            let ms = f[2].parse::<f64>().unwrap() * 1000.0;
+            want.entry(f[0].to_string()).or_default().push(ms);
+        }
+    }
+    assert!(!want.is_empty());
+    for (peer, mut v) in want {
+        v.sort_by(f64::total_cmp);
+        let p = report.peers.list.iter().find(|p| p.ip == peer).unwrap();
+        let rtt = p.rtt_ms.as_ref().unwrap();
+        assert_eq!(rtt.method, "stun-transaction");
+        assert_eq!(rtt.samples as usize, v.len());
+        assert!((rtt.min - v[0]).abs() < 0.001, "{rtt:?} vs {v:?}");
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        assert!((rtt.median - median).abs() < 0.001, "{rtt:?} vs {v:?}");
+    }
+}

@@ -17,6 +17,10 @@
 //!   (modulo 2^32, as the fields wrap), is the sum of both one-way delays, the RTT, with the
 //!   offset cancelled (clock drift over the second between them is negligible). Queueing
 //!   inflates it (that is what LEDBAT reads from it); the minimum is the base RTT.
+//! - **STUN transactions** ([`RttMethod::Stun`]): a binding (or any) request and the success
+//!   or error response with the same 96-bit transaction id (RFC 5389 §6, §7.3): a request and
+//!   its answer, matched exactly; the RTT plus the answering agent's (small) processing time.
+//!   Wireshark's `stun.time` is the same interval.
 //! - **UDP request/response** ([`RttMethod::UdpRequest`]): a peer UDP packet sent on a pair
 //!   idle in both directions for at least [`UDP_IDLE_NS`] is taken as a request, and the other
 //!   side's first packet within [`UDP_RESPONSE_NS`] as its response. On a busy pair the next
@@ -26,7 +30,7 @@
 //! Memory: a [`PairRtt`] is 48 bytes inline; the sketches (about 1 KB) are allocated once per
 //! pair, at its first sample, never per packet.
 
-use crate::decode::{tcp_flags, Packet, Transport};
+use crate::decode::{tcp_flags, Packet, StunBrief, StunClass, Transport};
 use crate::time::Timestamp;
 
 /// A pair silent in both directions for this long makes the next packet a request (1 s: above
@@ -39,6 +43,8 @@ pub const UDP_RESPONSE_NS: i64 = 2_000_000_000;
 /// uTP: the two sides' timestamp differences are added only when both were reported within
 /// this span of each other.
 pub const UTP_PAIRING_NS: i64 = 1_000_000_000;
+/// STUN requests remembered per pair while they wait for their response.
+const STUN_PENDING: usize = 4;
 /// Samples above this are discarded as no RTT (a handshake that took a minute was retried).
 pub const MAX_RTT_US: u32 = 60_000_000;
 /// The first samples are kept exactly: their median is exact.
@@ -53,14 +59,16 @@ const BUCKETS: usize = 27 * 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RttMethod {
     TcpHandshake,
+    Stun,
     Utp,
     UdpRequest,
 }
 
 impl RttMethod {
     /// Every method, most trustworthy first.
-    pub const ALL: [RttMethod; 3] = [
+    pub const ALL: [RttMethod; 4] = [
         RttMethod::TcpHandshake,
+        RttMethod::Stun,
         RttMethod::Utp,
         RttMethod::UdpRequest,
     ];
@@ -69,6 +77,7 @@ impl RttMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             RttMethod::TcpHandshake => "tcp-handshake",
+            RttMethod::Stun => "stun-transaction",
             RttMethod::Utp => "utp-timestamps",
             RttMethod::UdpRequest => "udp-request-response",
         }
@@ -78,7 +87,7 @@ impl RttMethod {
         match self {
             RttMethod::TcpHandshake => 0,
             RttMethod::Utp => 1,
-            RttMethod::UdpRequest => 2,
+            RttMethod::UdpRequest | RttMethod::Stun => 2,
         }
     }
 }
@@ -199,6 +208,11 @@ pub struct RttSamples {
     /// SYN → the RST/ACK refusing it, by the side that sent the SYN: an RTT only when that
     /// side is the local host (else it times the local host's own refusal).
     refused_by_opener: [RttSketch; 2],
+    /// STUN transactions, by the side that sent the request.
+    stun_by_side: [RttSketch; 2],
+    /// STUN requests waiting for their response: transaction, time, requesting side.
+    stun_pending: [Option<(u64, Timestamp, u8)>; STUN_PENDING],
+    stun_next: usize,
 }
 
 impl RttSamples {
@@ -207,6 +221,7 @@ impl RttSamples {
     pub fn of(&self, m: RttMethod, requester: usize) -> &RttSketch {
         match m {
             RttMethod::UdpRequest => &self.udp_by_side[requester & 1],
+            RttMethod::Stun => &self.stun_by_side[requester & 1],
             _ => &self.by_method[m.index()],
         }
     }
@@ -256,6 +271,7 @@ impl PairRtt {
         let s = self.samples.get_or_insert_with(Box::default);
         match m {
             RttMethod::UdpRequest => s.udp_by_side[usize::from(side & 1)].add(us),
+            RttMethod::Stun => s.stun_by_side[usize::from(side & 1)].add(us),
             _ => s.by_method[m.index()].add(us),
         }
     }
@@ -273,6 +289,9 @@ impl PairRtt {
         match p.transport {
             Transport::Tcp { flags, seq } => self.see_tcp(p.ts, side, flags, seq),
             Transport::Udp if peer_udp => {
+                if let Some(st) = p.stun {
+                    self.see_stun(p.ts, side, st);
+                }
                 self.see_udp(p.ts, side, last_any);
                 if let Some(u) = p.utp {
                     self.see_utp(p.ts, side, u.ts_diff_us);
@@ -344,6 +363,42 @@ impl PairRtt {
         }
         let idle = last_any.is_none_or(|l| ts.since(l).ns() >= UDP_IDLE_NS);
         self.request = idle.then_some((ts, side));
+    }
+
+    fn see_stun(&mut self, ts: Timestamp, side: u8, st: StunBrief) {
+        match st.class {
+            StunClass::Request => {
+                let s = self.samples.get_or_insert_with(Box::default);
+                // A retransmission (RFC 5389 §7.2.1) keeps the first request's time.
+                if s.stun_pending
+                    .iter()
+                    .flatten()
+                    .any(|&(id, _, sd)| id == st.transaction && sd == side)
+                {
+                    return;
+                }
+                let i = s.stun_next % STUN_PENDING;
+                s.stun_pending[i] = Some((st.transaction, ts, side));
+                s.stun_next = i + 1;
+            }
+            StunClass::Success | StunClass::Error => {
+                let Some(s) = self.samples.as_deref_mut() else {
+                    return;
+                };
+                let found = s
+                    .stun_pending
+                    .iter_mut()
+                    .find(|e| e.is_some_and(|(id, _, sd)| id == st.transaction && sd != side));
+                let Some(slot) = found else {
+                    return;
+                };
+                let Some((_, t0, requester)) = slot.take() else {
+                    return;
+                };
+                self.sample(RttMethod::Stun, requester, t0, ts);
+            }
+            StunClass::Indication => {}
+        }
     }
 
     fn see_utp(&mut self, ts: Timestamp, side: u8, diff: u32) {
@@ -446,6 +501,36 @@ mod tests {
         assert_eq!(
             (s.count(), s.min_us(), s.median_us()),
             (2, Some(30_000), Some(32_500.0))
+        );
+    }
+
+    #[test]
+    fn stun_transactions_match_by_id() {
+        let mut r = PairRtt::default();
+        let req = |id| StunBrief {
+            class: StunClass::Request,
+            transaction: id,
+        };
+        let ok = |id| StunBrief {
+            class: StunClass::Success,
+            transaction: id,
+        };
+        r.see_stun(ts(0), 0, req(7));
+        r.see_stun(ts(5), 0, req(8));
+        // A retransmission of 7 keeps its first time.
+        r.see_stun(ts(10), 0, req(7));
+        r.see_stun(ts(25), 1, ok(8));
+        r.see_stun(ts(31), 1, ok(7));
+        // An answer to nothing, and a second answer, are no samples.
+        r.see_stun(ts(40), 1, ok(9));
+        r.see_stun(ts(41), 1, ok(7));
+        let s = r
+            .samples()
+            .map(|s| s.of(RttMethod::Stun, 0).clone())
+            .unwrap_or_default();
+        assert_eq!(
+            (s.count(), s.min_us(), s.median_us()),
+            (2, Some(20_000), Some(25_500.0))
         );
     }
 

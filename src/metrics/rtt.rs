@@ -23,7 +23,7 @@ pub struct RttOut {
     /// about 2.2 %).
     pub median: f64,
     pub samples: u64,
-    /// `tcp-handshake`, `utp-timestamps` or `udp-request-response`.
+    /// `tcp-handshake`, `stun-transaction`, `utp-timestamps` or `udp-request-response`.
     pub method: String,
     /// The method and, when others also gave samples, their counts.
     pub how: String,
@@ -54,6 +54,7 @@ pub fn rtt_of(pair: &PairStats, local: IpAddr) -> Option<RttOut> {
         RttMethod::TcpHandshake => {
             "SYN to the ACK completing the handshake (or to the RST/ACK refusing one the local host opened)"
         }
+        RttMethod::Stun => "STUN request to the response with its transaction id",
         RttMethod::Utp => "sum of both sides' uTP timestamp differences",
         RttMethod::UdpRequest => {
             "request after ≥ 1 s of silence to the first packet back (includes the peer's processing)"
