@@ -118,15 +118,20 @@ fn bucket_of(us: u32) -> usize {
 }
 
 impl RttSketch {
-    /// Adds a sample.
+    /// Adds a sample. The histogram is allocated only once the exact samples are full (most
+    /// pairs never get that many: they cost a few words, not the histogram's 1.7 KB).
     pub fn add(&mut self, us: u32) {
         self.count += 1;
         self.min_us = self.min_us.min(us);
         if self.exact.len() < EXACT_SAMPLES {
             self.exact.push(us);
+            return;
         }
         if self.buckets.is_empty() {
             self.buckets = vec![0; BUCKETS];
+            for &x in &self.exact {
+                self.buckets[bucket_of(x)] += 1;
+            }
         }
         if let Some(b) = self.buckets.get_mut(bucket_of(us)) {
             *b = b.saturating_add(1);
@@ -177,20 +182,27 @@ impl RttSketch {
         None
     }
 
-    /// Merges another sketch in (the exact samples while room remains).
+    /// Merges another sketch in.
     pub fn merge(&mut self, other: &RttSketch) {
         if other.count == 0 {
             return;
         }
+        if other.buckets.is_empty() {
+            // Every sample of `other` is exact: add them one by one.
+            for &x in &other.exact {
+                self.add(x);
+            }
+            return;
+        }
+        let exact_before = self.exact.clone();
+        let had_buckets = !self.buckets.is_empty();
         self.count += other.count;
         self.min_us = self.min_us.min(other.min_us);
-        for &s in &other.exact {
-            if self.exact.len() < EXACT_SAMPLES {
-                self.exact.push(s);
-            }
-        }
-        if self.buckets.is_empty() {
+        if !had_buckets {
             self.buckets = vec![0; BUCKETS];
+            for &x in &exact_before {
+                self.buckets[bucket_of(x)] += 1;
+            }
         }
         for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
             *a = a.saturating_add(*b);
