@@ -122,14 +122,18 @@ fn preference(members: &[(bool, u64)], peers: u64, bytes: u64) -> Preference {
 pub fn locality(fin: &Finished, peers: &mut Peers, loc: &Locator) -> Locality {
     let local_rec = fin.local.map(|ip| loc.lookup(ip)).unwrap_or_default();
     let local_prefix = fin.local.map(prefix_of);
-    // Largest TTL received from each peer.
-    let ttl = |ip: IpAddr| {
-        fin.pairs_of_local()
-            .find(|p| p.a == ip || p.b == ip)
-            .map(|p| p.sent_by(ip))
-            .filter(|d| d.packets > 0)
-            .map(|d| d.ttl_max)
-    };
+    // Largest TTL received from each peer, looked up once per peer (not a walk of the pairs).
+    let ttls: std::collections::HashMap<IpAddr, u8> = fin
+        .local
+        .map(|local| {
+            fin.pairs_of_local()
+                .map(|p| (p.other(local), p.sent_by(p.other(local))))
+                .filter(|(_, d)| d.packets > 0)
+                .map(|(ip, d)| (ip, d.ttl_max))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ttl = |ip: IpAddr| ttls.get(&ip).copied();
     let mut asn = Vec::new();
     let mut country = Vec::new();
     let mut prefix = Vec::new();
