@@ -163,7 +163,7 @@ pub struct SimulateOptions {
     /// The N largest suppliers also receive the client's upload (tit-for-tat)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub reciprocal: usize,
-    /// Also write an ASN table (<capture>.asn.csv) and a country table (<capture>.geo.csv) of
+    /// Also write an ASN table (CAPTURE.asn.csv) and a country table (CAPTURE.geo.csv) of
     /// the capture's addresses, for analyze --asn-db/--geo-db; the largest suppliers share the
     /// client's AS
     #[arg(long)]

@@ -42,7 +42,7 @@ const PER_OCTAVE: f64 = 32.0;
 const LIFETIME_BUCKETS: usize = 36 * 32;
 
 /// The lifetimes of ended sessions, in milliseconds: exact for the first
-/// [`EXACT_LIFETIMES`], a log-bucket histogram for all.
+/// 4096, a log-bucket histogram for all.
 #[derive(Debug, Clone, Default)]
 pub struct LifetimeHist {
     count: u64,
