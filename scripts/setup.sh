@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Installs what peerscope needs on a Debian machine and is missing: libpcap-dev to build and
 # link (always), and with --test the tools the test suite drives: chromium (the HTML report
-# test), tcpdump, and DuckDB's Python package (the Parquet tests read the exports back with
-# it) in a virtual environment, target/duckdb-venv, from PyPI — Debian's python3 refuses a
-# system-wide pip install ("externally-managed-environment"); a venv is what it allows. With
-# --bench also tshark. With --lab the real-software lab (scripts/lab/): libtorrent's Python
-# bindings, opentracker, mpv, ffmpeg, tcpdump, tcpreplay (scripts/replay-bench.sh), iproute2
-# (ip, tc), srt-tools and chromium (renders the lab's figures). The lab's viewer is a
-# libtorrent node, so it needs no npm packages. Uses apt-get when run as root; otherwise
-# prints the command to run. Idempotent: installs nothing that is already there.
+# test), tcpdump, tshark (the RTT check against tcp.analysis.initial_rtt), and DuckDB's Python
+# package (the Parquet tests read the exports back with it) in a virtual environment,
+# target/duckdb-venv, from PyPI — Debian's python3 refuses a system-wide pip install
+# ("externally-managed-environment"); a venv is what it allows. With --bench also tshark. With
+# --lab the real-software lab (scripts/lab/): libtorrent's Python bindings, opentracker, mpv,
+# ffmpeg, tcpdump, tcpreplay (scripts/replay-bench.sh), iproute2 (ip, tc), srt-tools and
+# chromium (renders the lab's figures). The lab's viewer is a libtorrent node, so it needs no
+# npm packages. Uses apt-get when run as root; otherwise prints the command to run.
+# Idempotent: installs nothing that is already there.
 set -euo pipefail
 
 want=(libpcap-dev)
 duckdb=0
 for arg in "$@"; do
   case "$arg" in
-    --test) want+=(chromium tcpdump python3 python3-venv); duckdb=1 ;;
+    --test) want+=(chromium tcpdump tshark python3 python3-venv); duckdb=1 ;;
     --bench) want+=(tcpdump tshark bc) ;;
     --lab) want+=(python3 python3-libtorrent opentracker mpv ffmpeg tcpdump tcpreplay iproute2 srt-tools chromium) ;;
     *) echo "usage: $0 [--test] [--bench] [--lab]" >&2; exit 2 ;;

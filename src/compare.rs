@@ -191,6 +191,7 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
     let mut warnings = distinct_addresses(cfg, &mut analyses, &mut node_reports)?;
     let (delays, matching, delay_warnings) = playback_delays(cfg, &analyses);
     warnings.extend(delay_warnings);
+    let node_swarms = node_swarms(&node_reports);
     let mut nodes = Vec::with_capacity(cfg.nodes.len());
     for (i, (input, report)) in cfg.nodes.iter().zip(&node_reports).enumerate() {
         let role = if i == cfg.source {
@@ -216,6 +217,7 @@ pub fn compare(cfg: &CompareConfig) -> Result<Outcome, CompareError> {
             continuity: report.continuity.index,
             summary: node_summary(report, &delays[i], role, &cfg.nodes[cfg.source].name),
             warnings: report.capture.warnings.clone(),
+            swarm: node_swarms.get(i).cloned().flatten(),
         });
         for w in &report.capture.warnings {
             warnings.push(format!("{}: {w}", input.name));
@@ -655,6 +657,54 @@ fn summary(nodes: &[Node], source: usize) -> CompareSummary {
         mean_playback_delay_s: mean(receivers.iter().filter_map(|n| n.playback_delay.median_s))
             .map(|x| round(x, 6)),
     }
+}
+
+/// Each node's churn, reciprocity and locality figures, and how many of its peers another
+/// node contacted too (issue 18).
+fn node_swarms(reports: &[Report]) -> Vec<Option<crate::report::compare::NodeSwarm>> {
+    use std::collections::BTreeSet;
+    let contacted = |r: &Report| -> BTreeSet<String> {
+        r.peers
+            .list
+            .iter()
+            .filter(|p| {
+                !p.transport.is_empty() && p.role != crate::metrics::peers::PeerRole::Tracker
+            })
+            .map(|p| p.ip.clone())
+            .collect()
+    };
+    let sets: Vec<BTreeSet<String>> = reports.iter().map(contacted).collect();
+    reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let s = r.swarm.as_ref()?;
+            let l = r.locality.as_ref();
+            let ratio = |f: fn(
+                &crate::metrics::locality::Locality,
+            ) -> &Option<crate::metrics::locality::Preference>| {
+                l.and_then(|l| f(l).as_ref()).and_then(|p| p.ratio)
+            };
+            let shared = sets[i]
+                .iter()
+                .filter(|ip| {
+                    sets.iter()
+                        .enumerate()
+                        .any(|(j, o)| j != i && o.contains(*ip))
+                })
+                .count() as u64;
+            Some(crate::report::compare::NodeSwarm {
+                peers: sets[i].len() as u64,
+                shared_peers: shared,
+                lifetime_median_s: s.lifetime_s.median,
+                tit_for_tat_share: s.reciprocity.tit_for_tat_share,
+                same_asn_ratio: ratio(|l| &l.same_asn),
+                same_country_ratio: ratio(|l| &l.same_country),
+                same_prefix_ratio: ratio(|l| &l.same_prefix),
+                near_hops_ratio: ratio(|l| &l.near_hops),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod compare;
 pub mod decode;
 pub mod flow;
+pub mod geo;
 #[doc(hidden)]
 pub mod harness;
 pub mod identify;

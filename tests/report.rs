@@ -38,7 +38,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// Compares `actual` with `tests/golden/<name>`, or rewrites it under `UPDATE_GOLDEN=1`.
-fn check_golden(name: &str, actual: &[u8]) {
+pub(crate) fn check_golden(name: &str, actual: &[u8]) {
     let path = manifest().join("tests/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -214,7 +214,8 @@ fn figures_and_page_match_goldens_via_plot() {
             "peers.svg",
             "rates.svg",
             "sizes.svg",
-            "suppliers.svg"
+            "suppliers.svg",
+            "swarm.svg"
         ]
     );
 }

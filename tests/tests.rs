@@ -17,5 +17,6 @@ mod plan;
 mod report;
 mod rotated;
 mod sim;
+mod swarm;
 mod truth;
 mod util;

@@ -73,6 +73,18 @@ pub struct AnalysisArgs {
     /// Read, decode and count on one thread (the report is the same; for comparisons)
     #[arg(long)]
     pub single_thread: bool,
+    /// A peer silent for longer than this ends its session (swarm churn and lifetimes), e.g.
+    /// 30 or 2m
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_idle_timeout)]
+    pub idle_timeout: f64,
+    /// ASN database for locality: a MaxMind DB (.mmdb, e.g. GeoLite2-ASN) or a CSV/TSV range
+    /// table (ip-location-db asn, iptoasn ip2asn); never downloaded
+    #[arg(long, value_name = "FILE")]
+    pub asn_db: Option<PathBuf>,
+    /// Country database for locality: a MaxMind DB (.mmdb) or a CSV range table
+    /// (ip-location-db country: start,end,country)
+    #[arg(long, value_name = "FILE")]
+    pub geo_db: Option<PathBuf>,
     /// Track 5-tuple flows for `--flows` (set by the subcommand, not an option).
     #[arg(skip)]
     pub track_flows: bool,
@@ -97,6 +109,16 @@ const MAX_PAIRS: u64 = 1 << 26;
 pub const MAX_FLOWS: usize = 262_144;
 /// The name of the flow export in the output directory (bare `--flows`).
 pub const FLOWS_NAME: &str = "flows.ndjson";
+
+/// Parses `--idle-timeout`: a duration from 1 s to 1 day.
+fn parse_idle_timeout(text: &str) -> Result<f64, String> {
+    let s = super::units::parse_duration_s(text)?;
+    if (1.0..=86_400.0).contains(&s) {
+        Ok(s)
+    } else {
+        Err(format!("--idle-timeout must be 1 s to 1 day, got {s} s"))
+    }
+}
 
 /// Parses `--tune-in`: seconds into the capture, or an RFC 3339 time.
 pub fn parse_tune_in(text: &str) -> Result<TuneIn, String> {
@@ -128,8 +150,11 @@ impl AnalysisArgs {
             player_ports: self.player_ports.clone(),
             max_pairs: usize::try_from(self.max_pairs).unwrap_or(usize::MAX),
             max_conns: if self.track_flows { MAX_FLOWS } else { 0 },
+            idle_timeout_ns: (self.idle_timeout * 1e9).round() as i64,
             ..TableConfig::default()
         };
+        let locator = crate::geo::Locator::open(self.asn_db.as_deref(), self.geo_db.as_deref())
+            .map_err(|e| e.to_string())?;
         let cfg = AnalysisConfig {
             table,
             playback: PlaybackOptions {
@@ -139,6 +164,7 @@ impl AnalysisArgs {
             filter: self.filter.clone(),
             sequential: self.single_thread,
             window: None,
+            locator: std::sync::Arc::new(locator),
         };
         Ok(cfg)
     }

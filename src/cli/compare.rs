@@ -59,6 +59,12 @@ pub struct CompareArgs {
     /// Analyses run at once, 1 to 256 [default: the number of cores]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
     pub jobs: Option<u64>,
+    /// ASN database for every node's locality (.mmdb or CSV/TSV ranges; see analyze)
+    #[arg(long, value_name = "FILE")]
+    pub asn_db: Option<std::path::PathBuf>,
+    /// Country database for every node's locality (.mmdb or CSV ranges; see analyze)
+    #[arg(long, value_name = "FILE")]
+    pub geo_db: Option<std::path::PathBuf>,
     /// Replace every address in compare.json, the node reports, figures and page with a keyed
     /// prefix-preserving pseudonym (one key for the whole run: all files agree)
     #[arg(long)]
@@ -198,6 +204,10 @@ impl CompareArgs {
                     stream_rate_kbps: self.stream_rate,
                     ..Default::default()
                 },
+                locator: std::sync::Arc::new(
+                    crate::geo::Locator::open(self.asn_db.as_deref(), self.geo_db.as_deref())
+                        .map_err(|e| e.to_string())?,
+                ),
                 ..Default::default()
             },
             ..CompareConfig::default()

@@ -53,6 +53,12 @@ pub const PEER_COLUMNS: &[&str] = &[
     "last_seen_s",
     "ttl_hops",
     "transport",
+    "sessions",
+    "rtt_ms",
+    "asn",
+    "as_org",
+    "country",
+    "reciprocity",
 ];
 
 fn cell(v: &Value) -> String {

@@ -181,6 +181,25 @@ pub struct SimulateOptions {
     /// With --feed mpegts: video TS packets lost from the feed, spread evenly (truth: feed)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub ts_loss: u64,
+    /// Churn: peers arriving per minute from 5 s on (Poisson), each leaving after its lifetime
+    /// (--lifetime); truth: swarm
+    #[arg(long, value_name = "N", default_value_t = 0.0, requires = "lifetime")]
+    pub arrivals_per_min: f64,
+    /// Churn: median lifetime of an arriving peer (exponentially distributed), e.g. 40s
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration_s, requires = "arrivals_per_min")]
+    pub lifetime: Option<f64>,
+    /// Peers (that supply nothing) that also complete a TCP handshake with the client, half
+    /// opened by each side: RTTs by the handshake (truth: swarm.rtt_ms)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub tcp_peers: usize,
+    /// The N largest suppliers also receive the client's upload (tit-for-tat)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reciprocal: usize,
+    /// Also write an ASN table (CAPTURE.asn.csv) and a country table (CAPTURE.geo.csv) of
+    /// the capture's addresses, for analyze --asn-db/--geo-db; the largest suppliers share the
+    /// client's AS
+    #[arg(long)]
+    pub locality: bool,
     /// Write a lab instead: a source and receivers in a forwarding tree, one capture per node
     /// in the -o directory (source.pcap, r1.pcap, …) and lab.truth.json
     #[arg(long)]
@@ -300,10 +319,33 @@ impl SimulateOptions {
                 FeedArg::Mpegts => Feed::MpegTs,
             },
             ts_loss: self.ts_loss,
+            swarm: self.swarm(),
         };
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+impl SimulateOptions {
+    /// The swarm options (issue 18), when any is given.
+    fn swarm(&self) -> Option<sim::SwarmSim> {
+        let w = sim::SwarmSim {
+            arrivals_per_min: self.arrivals_per_min,
+            lifetime_median_s: self.lifetime.unwrap_or(0.0),
+            tcp_peers: self.tcp_peers,
+            reciprocal: self.reciprocal,
+            locality: self.locality,
+        };
+        (w != sim::SwarmSim::default()).then_some(w)
+    }
+}
+
+/// The ASN and country tables written beside a capture by `--locality`.
+pub fn locality_paths(capture: &Path) -> (PathBuf, PathBuf) {
+    (
+        capture.with_extension("asn.csv"),
+        capture.with_extension("geo.csv"),
+    )
 }
 
 /// The default truth path: the capture path with its extension replaced by `.truth.json`.
@@ -426,6 +468,16 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut json = serde_json::to_string_pretty(&truth)?;
     json.push('\n');
     write_atomic(&truth_path, json.as_bytes())?;
+    if let Some(w) = truth.swarm.as_ref().filter(|w| !w.asn_csv.is_empty()) {
+        let (asn, geo) = locality_paths(&args.output);
+        write_atomic(&asn, w.asn_csv.as_bytes())?;
+        write_atomic(&geo, w.geo_csv.as_bytes())?;
+        println!(
+            "wrote the ASN table {} and the country table {}",
+            asn.display(),
+            geo.display()
+        );
+    }
     println!(
         "wrote {} packets over {:.3} s to {} ({}, {}); truth in {}",
         truth.packets,

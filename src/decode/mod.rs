@@ -161,6 +161,56 @@ pub struct Packet<'a> {
     pub link: LinkMeta,
     /// The uTP header (BEP 29) the UDP payload parses as, strictly, if any.
     pub utp: Option<UtpBrief>,
+    /// The STUN header (RFC 5389) the UDP payload parses as, if any (read by `flow::rtt`).
+    pub stun: Option<StunBrief>,
+}
+
+/// The class of a STUN message (RFC 5389 §6: bits C1 and C0 of the message type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StunClass {
+    Request,
+    Indication,
+    Success,
+    Error,
+}
+
+/// What the RTT needs of a STUN message: its class and its transaction id (96 bits, folded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StunBrief {
+    pub class: StunClass,
+    /// The 96-bit transaction id folded to 64 bits (xor of its high 32 and low 64 bits).
+    pub transaction: u64,
+}
+
+/// The magic cookie of RFC 5389 §6.
+pub const STUN_MAGIC_COOKIE: u32 = 0x2112_A442;
+
+/// Parses a STUN header: the top two bits zero, the magic cookie, a message length that is a
+/// multiple of 4 and matches the datagram (RFC 5389 §6). `None` for anything else.
+pub fn parse_stun(payload: &[u8], payload_len: u32) -> Option<StunBrief> {
+    let h = payload.get(..20)?;
+    let ty = u16::from_be_bytes([h[0], h[1]]);
+    let len = u16::from_be_bytes([h[2], h[3]]);
+    let cookie = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+    if ty & 0xC000 != 0
+        || cookie != STUN_MAGIC_COOKIE
+        || len % 4 != 0
+        || u32::from(len) + 20 != payload_len
+    {
+        return None;
+    }
+    let class = match ((ty >> 8) & 1, (ty >> 4) & 1) {
+        (0, 0) => StunClass::Request,
+        (0, _) => StunClass::Indication,
+        (_, 0) => StunClass::Success,
+        _ => StunClass::Error,
+    };
+    let hi = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+    let lo = u64::from_be_bytes([h[12], h[13], h[14], h[15], h[16], h[17], h[18], h[19]]);
+    Some(StunBrief {
+        class,
+        transaction: lo ^ (u64::from(hi) << 16),
+    })
 }
 
 /// What the flow table needs of a uTP header: its type and the data behind it.
@@ -171,6 +221,9 @@ pub struct UtpBrief {
     pub data_len: u32,
     pub connection_id: u16,
     pub seq_nr: u16,
+    /// `timestamp_difference_microseconds` (BEP 29): the sender's clock at its last receipt
+    /// minus that packet's timestamp; 0 before it received any (read by `flow::rtt`).
+    pub ts_diff_us: u32,
 }
 
 impl Packet<'_> {
@@ -285,6 +338,7 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Mal
         anomaly,
         link: LinkMeta::default(),
         utp: None,
+        stun: None,
     };
     if matches!(frag, Frag::Later { .. }) || ext_failed {
         return Ok(packet);
@@ -319,6 +373,7 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Mal
             {
                 packet.payload = &packet.payload[..cut];
             }
+            packet.stun = parse_stun(packet.payload, packet.payload_len);
             packet.utp =
                 utp::parse_with_len(packet.payload, packet.payload_len as usize).map(|h| {
                     UtpBrief {
@@ -326,6 +381,7 @@ fn decode_ip(ip: &[u8], ip_wire: usize, ts: Timestamp) -> Result<Packet<'_>, Mal
                         data_len: h.data_len(packet.payload_len),
                         connection_id: h.connection_id,
                         seq_nr: h.seq_nr,
+                        ts_diff_us: h.timestamp_difference_us,
                     }
                 });
         }
@@ -412,6 +468,31 @@ fn ipv6_frag(first: Option<IpNumber>, exts: &[u8]) -> Frag {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn stun_headers() {
+        // RFC 5769 §2.1-like binding request: type 0x0001, length 0, cookie, transaction id.
+        let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        m.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        let b = parse_stun(&m, 20).unwrap();
+        assert_eq!(b.class, StunClass::Request);
+        let mut ok = m.clone();
+        ok[0] = 0x01; // 0x0101: binding success response
+        assert_eq!(parse_stun(&ok, 20).unwrap().class, StunClass::Success);
+        assert_eq!(parse_stun(&ok, 20).unwrap().transaction, b.transaction);
+        ok[1] = 0x11; // 0x0111: error response
+        assert_eq!(parse_stun(&ok, 20).unwrap().class, StunClass::Error);
+        // Wrong length, wrong cookie, top bits set, cut short: not STUN.
+        assert!(parse_stun(&m, 24).is_none());
+        let mut bad = m.clone();
+        bad[4] = 0;
+        assert!(parse_stun(&bad, 20).is_none());
+        bad = m.clone();
+        bad[0] = 0x40;
+        assert!(parse_stun(&bad, 20).is_none());
+        assert!(parse_stun(&m[..19], 20).is_none());
+    }
+
     use super::*;
 
     fn ipv4_udp(payload: usize, udp_len_override: Option<u16>) -> Vec<u8> {

@@ -295,6 +295,7 @@ mod tests {
             anomaly: None,
             link: crate::decode::LinkMeta::default(),
             utp: None,
+            stun: None,
         }
     }
 

@@ -26,11 +26,13 @@
 //! timeline is not exact and [`Finished::needs_second_pass`] says so (the caller re-reads the
 //! files with both values fixed, or warns when the input cannot be read twice).
 
+pub mod churn;
 pub mod classify;
 pub mod conns;
 pub(crate) mod fragments;
 pub(crate) mod names;
 pub mod pairs;
+pub mod rtt;
 pub mod sizes;
 pub mod timeline;
 pub mod timing;
@@ -97,6 +99,8 @@ pub struct TableConfig {
     pub max_bins: usize,
     /// Most 5-tuple flows tracked for `--flows` ([`conns`]); 0 (the default) tracks none.
     pub max_conns: usize,
+    /// A peer silent for longer than this ends its session ([`churn`]; `--idle-timeout`).
+    pub idle_timeout_ns: i64,
 }
 
 impl Default for TableConfig {
@@ -111,6 +115,7 @@ impl Default for TableConfig {
             warmup_records: 200_000,
             max_bins: 1_000_000,
             max_conns: 0,
+            idle_timeout_ns: churn::DEFAULT_IDLE_TIMEOUT_NS,
         }
     }
 }
@@ -207,7 +212,8 @@ impl Table {
     /// An empty table.
     pub fn new(cfg: TableConfig) -> Self {
         let warmup = Warmup::new(cfg.given, cfg.pinned, cfg.warmup_records);
-        let timeline = Timeline::new(cfg.bin_ns, cfg.window_ns, cfg.max_bins);
+        let mut timeline = Timeline::new(cfg.bin_ns, cfg.window_ns, cfg.max_bins);
+        timeline.set_idle_timeout(cfg.idle_timeout_ns);
         let loopback = LoopbackFlows::new(cfg.bin_ns, cfg.max_bins);
         let conns = conns::Conns::new(cfg.max_conns);
         Table {
@@ -466,6 +472,16 @@ fn timeline_add(
         }
         _ => {}
     }
+    // Sessions and reciprocity (issue 18): peer traffic only, its video by the same rule.
+    let peer_video = match rec.kind {
+        RecKind::PeerUdp(size) if video => Some(size),
+        RecKind::PeerUtp(len, ..) | RecKind::PeerTcp(len) if video => Some(len),
+        RecKind::PeerUdp(_) | RecKind::PeerUtp(..) | RecKind::PeerTcp(_) => Some(0),
+        _ => None,
+    };
+    if let Some(v) = peer_video {
+        timeline.see_peer(rec.ts, peer, down, v);
+    }
     match rec.kind {
         RecKind::PeerUdp(size) if video => {
             timeline.add_video(rec.ts, down, rec.ip_len, size, true, peer)
@@ -599,6 +615,7 @@ mod tests {
             anomaly: None,
             link: crate::decode::LinkMeta::default(),
             utp: None,
+            stun: None,
         }
     }
 

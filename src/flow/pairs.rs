@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::classify::{PeerTransport, Thresholds};
+use super::rtt::PairRtt;
 use super::sizes::{SizeHist, Totals};
 use super::RecKind;
 use crate::decode::{Packet, Transport};
@@ -92,6 +93,8 @@ pub struct PairStats {
     /// uTP as seen on this pair: the last (connection id, sequence number) each side sent,
     /// and whether a connection was confirmed.
     pub utp: UtpTrack,
+    /// Passive RTT samples of this pair (issue 18; `flow::rtt`).
+    pub rtt: PairRtt,
 }
 
 /// Whether a pair carries uTP (BEP 29): a payload that parses as a uTP header is taken as uTP
@@ -284,6 +287,7 @@ impl PairTable {
                     dir: [DirStats::default(), DirStats::default()],
                     ports: [Vec::new(), Vec::new()],
                     utp: UtpTrack::default(),
+                    rtt: PairRtt::default(),
                 });
                 self.pairs.len() - 1
             }
@@ -301,6 +305,15 @@ impl PairTable {
             remember_port(&mut pair.ports[src_side], p.sport);
             remember_port(&mut pair.ports[1 - src_side], p.dport);
         }
+        // RTT (issue 18): before this packet moves the pair's last-packet times.
+        let last_any = pair
+            .dir
+            .iter()
+            .filter(|d| d.packets > 0)
+            .map(|d| d.last)
+            .max();
+        let peer_udp = matches!(kind, RecKind::PeerUdp(_) | RecKind::PeerUtp(..));
+        pair.rtt.see(p, d as u8, last_any, peer_udp);
         let dir = &mut pair.dir[d];
         dir.touch(p.ts);
         dir.packets += 1;

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::churn::Churn;
 use crate::decode::Packet;
 use crate::time::Timestamp;
 
@@ -46,6 +47,8 @@ pub struct Timeline {
     window: i64,
     window_peers: FxHashMap<IpAddr, u64>,
     suppliers: Vec<u32>,
+    /// Sessions, arrivals, departures, reciprocity and supplier turnover (issue 18).
+    churn: Churn,
 }
 
 impl Timeline {
@@ -61,11 +64,33 @@ impl Timeline {
             window: -1,
             window_peers: FxHashMap::default(),
             suppliers: Vec::new(),
+            churn: Churn::new(
+                super::churn::DEFAULT_IDLE_TIMEOUT_NS,
+                churn_minutes(bin_ns, max_bins),
+            ),
         }
     }
 
     pub(crate) fn set_origin(&mut self, ts: Timestamp) {
         self.origin = ts;
+        self.churn.set_origin(ts);
+    }
+
+    /// Sets the idle timeout that splits a peer's sessions (before the first packet).
+    pub(crate) fn set_idle_timeout(&mut self, idle_ns: i64) {
+        self.churn = Churn::new(idle_ns, churn_minutes(self.bin_ns, self.max_bins));
+    }
+
+    /// The swarm's dynamics seen so far.
+    pub fn churn(&self) -> &Churn {
+        &self.churn
+    }
+
+    /// Peer traffic (not infrastructure) between the local host and `peer`: `video` is the
+    /// video payload of the packet, 0 for control.
+    #[inline]
+    pub(crate) fn see_peer(&mut self, ts: Timestamp, peer: IpAddr, down: bool, video: u32) {
+        self.churn.see(ts, peer, down, video);
     }
 
     /// Width of a bin in nanoseconds.
@@ -191,6 +216,12 @@ impl Timeline {
         self.close_window();
         self.window = i64::MAX;
     }
+}
+
+/// Minutes of churn counters: as many as the bins cover.
+fn churn_minutes(bin_ns: i64, max_bins: usize) -> usize {
+    let span = i128::from(bin_ns.max(1)) * max_bins as i128;
+    (span / i128::from(super::churn::MINUTE_NS) + 1).min(1 << 24) as usize
 }
 
 /// Most loopback TCP flows followed.

@@ -457,6 +457,7 @@ mod tests {
             anomaly: None,
             link: crate::decode::LinkMeta::default(),
             utp: None,
+            stun: None,
         }
     }
 

@@ -11,9 +11,12 @@
 use crate::time::Timestamp;
 
 pub mod delay;
+pub mod locality;
 pub mod peers;
 pub mod playback;
+pub mod rtt;
 pub mod sizes;
+pub mod swarm;
 pub mod traffic;
 
 /// Rounds to `digits` decimals so reports are byte-stable across platforms.

@@ -82,6 +82,22 @@ pub struct Peer {
     pub last_seen_s: f64,
     /// Hops guessed from the largest TTL received (initial TTL 64, 128 or 255).
     pub ttl_hops: Option<u8>,
+    /// Sessions with this peer (`swarm`, issue 18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<u32>,
+    /// Passive RTT (`metrics::rtt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<super::rtt::RttOut>,
+    /// From `--asn-db` / `--geo-db` (`metrics::locality`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_org: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Video both ways (`metrics::swarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reciprocity: Option<super::swarm::PeerReciprocity>,
 }
 
 /// `tracker` in the report.
@@ -302,6 +318,12 @@ pub fn peers(fin: &Finished, announced: &[IpAddr]) -> (Peers, Option<IpAddr>, Tr
                 first_seen_s: rel_s(first, fin.first),
                 last_seen_s: rel_s(last, fin.first),
                 ttl_hops: (d_in.packets > 0).then(|| hops_from_ttl(d_in.ttl_max)),
+                sessions: None,
+                rtt_ms: super::rtt::rtt_of(r.pair, local),
+                asn: None,
+                as_org: None,
+                country: None,
+                reciprocity: None,
             }
         })
         .collect();

@@ -218,7 +218,9 @@ pub fn analysis_and_report(
     let sizes = sizes::sizes(&fin);
     let traffic = traffic::traffic(&fin);
     let announced = findings.tracker_endpoints();
-    let (peers, tracker_ip, tracker) = peers::peers(&fin, &announced);
+    let (mut peers, tracker_ip, tracker) = peers::peers(&fin, &announced);
+    let swarm = crate::metrics::swarm::swarm(&fin, &mut peers);
+    let locality = crate::metrics::locality::locality(&fin, &mut peers, &cfg.locator);
     let pb = playback::playback(&fin, &cfg.playback, tracker_ip, feed);
     let bin_s = fin.timeline.bin_ns() as f64 / 1e9;
     let series = traffic::series(&fin, &|t| pb.buffer_at(t, bin_s));
@@ -265,6 +267,8 @@ pub fn analysis_and_report(
             reasons: verdict.reasons.iter().map(ToString::to_string).collect(),
         }),
         anonymized: None,
+        swarm: Some(swarm),
+        locality: Some(locality),
     };
     (analysis, report)
 }

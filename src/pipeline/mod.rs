@@ -45,6 +45,8 @@ pub struct AnalysisConfig {
     /// Only records inside this window are analysed (set by the file pass itself when most
     /// records lie far from where the capture began: `source::timegate`).
     pub window: Option<(Timestamp, Timestamp)>,
+    /// The ASN and country databases for `locality` (`--asn-db`, `--geo-db`; issue 18).
+    pub locator: std::sync::Arc<crate::geo::Locator>,
 }
 
 /// Errors that leave nothing to report.

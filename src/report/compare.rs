@@ -158,6 +158,27 @@ pub struct Node {
     pub summary: Summary,
     /// The node's analysis warnings.
     pub warnings: Vec<String>,
+    /// The node's churn, reciprocity and locality, and the peers it shares with the other
+    /// nodes (issue 18; absent when its report has no `swarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<NodeSwarm>,
+}
+
+/// `nodes[].swarm` of `compare.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSwarm {
+    /// Peers contacted (the node's `locality.peers`).
+    pub peers: u64,
+    /// Of them, peers that some other node contacted too.
+    pub shared_peers: u64,
+    pub lifetime_median_s: Option<f64>,
+    pub tit_for_tat_share: Option<f64>,
+    /// The node's locality preference ratios (`locality.*.ratio`).
+    pub same_asn_ratio: Option<f64>,
+    pub same_country_ratio: Option<f64>,
+    pub same_prefix_ratio: Option<f64>,
+    pub near_hops_ratio: Option<f64>,
 }
 
 /// Video rates of a node.

@@ -71,6 +71,7 @@ fn caption(name: &str) -> &'static str {
         "rates" => "Download and upload rates over time, video and control apart, with tune-in, first video, playback start and stalls marked.",
         "suppliers" => "Active suppliers per window, peers seen so far, and the peers contacted.",
         "buffer" => "The client's buffer in seconds of stream over time.",
+        "swarm" => "Churn: the lifetime CDF of the peer sessions that ended (median and p90 dashed), and sessions begun and ended per minute.",
         _ => "",
     }
 }
@@ -176,6 +177,7 @@ pub fn write<W: Write>(report: &Report, figures: &[Figure], mut out: W) -> io::R
         )?;
     }
     write_peers(report, &mut out)?;
+    write_swarm(report, &mut out)?;
     write_warnings(report, &mut out)?;
     write_facts(report, &mut out)?;
     writeln!(
@@ -262,6 +264,90 @@ fn write_summary<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
         writeln!(out, "<li>{what}: {}</li>", escape(how))?;
     }
     writeln!(out, "</ul>")
+}
+
+/// The swarm's dynamics, reciprocity and locality (issue 18), when the report has them.
+fn write_swarm<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
+    let Some(s) = report.swarm.as_ref() else {
+        return Ok(());
+    };
+    writeln!(out, "<h2 id=\"swarm\">Swarm</h2>")?;
+    let life = match (s.lifetime_s.median, s.lifetime_s.p90) {
+        (Some(m), Some(p)) => format!(
+            "of the {} that ended, the median lasted {}, the 90th percentile {}",
+            s.sessions_ended,
+            fmt_seconds(m),
+            fmt_seconds(p)
+        ),
+        _ => "none ended during the capture".to_string(),
+    };
+    let turnover = match s.supplier_turnover.new_share {
+        Some(x) => format!(
+            "{} of a {} s window's suppliers had not supplied in the window before",
+            percent(x),
+            s.supplier_turnover.window_s
+        ),
+        None => "supplier turnover: no two consecutive windows with suppliers".to_string(),
+    };
+    let r = &s.reciprocity;
+    let tft = match r.tit_for_tat_share {
+        Some(x) => format!(
+            "{} of the video uploaded went to peers that supply this client",
+            percent(x)
+        ),
+        None => "nothing was uploaded".to_string(),
+    };
+    writeln!(
+        out,
+        "<p>{} peers, {} sessions (a gap over {} ends one): {life}; {} still open at the end. {turnover}. {tft}; {} peers exchanged video both ways. Super peers (50 % of the video): {}.</p>",
+        s.peers,
+        s.sessions,
+        fmt_seconds(s.idle_timeout_s),
+        s.sessions_open_at_end,
+        r.reciprocal_peers,
+        if r.super_peers_50.is_empty() {
+            "none".to_string()
+        } else {
+            r.super_peers_50
+                .iter()
+                .map(|ip| format!("<code>{}</code>", escape(ip)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    )?;
+    let Some(l) = report.locality.as_ref() else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "<table class=\"peers\">\n<tr><th>locality</th><th>peers</th><th>share of peers</th><th>share of video received</th><th>preference (bytes / peers)</th></tr>"
+    )?;
+    let near = format!("≤ {} hops", l.near_hops_max);
+    let rows = [
+        ("same AS", &l.same_asn),
+        ("same country", &l.same_country),
+        ("same prefix", &l.same_prefix),
+        (near.as_str(), &l.near_hops),
+    ];
+    for (name, pref) in rows {
+        match pref {
+            Some(p) => writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(name),
+                p.peers,
+                percent(p.peers_share),
+                percent(p.bytes_share),
+                p.ratio.map(|r| format!("{r:.2}")).unwrap_or_else(|| "—".into()),
+            )?,
+            None => writeln!(
+                out,
+                "<tr><td>{}</td><td colspan=\"4\">unknown</td></tr>",
+                escape(name)
+            )?,
+        }
+    }
+    writeln!(out, "</table>\n<p class=\"note\">{}</p>", escape(&l.how))
 }
 
 fn write_peers<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {

@@ -51,6 +51,12 @@ pub struct Report {
     /// Present when every address was replaced by a pseudonym (`--anonymize`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymized: Option<Anonymized>,
+    /// Churn, lifetimes, supplier turnover and reciprocity (issue 18; absent in older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<crate::metrics::swarm::Swarm>,
+    /// Network awareness: same AS, country, prefix, near hops (issue 18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<crate::metrics::locality::Locality>,
 }
 
 /// `anonymized`: the report's addresses are keyed pseudonyms (see `report::anonymize`).

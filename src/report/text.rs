@@ -101,6 +101,38 @@ pub fn write<W: Write>(r: &Report, mut out: W) -> std::io::Result<()> {
             _ => "none".into(),
         }
     )?;
+    if let Some(s) = &r.swarm {
+        let life = match (s.lifetime_s.median, s.lifetime_s.p90) {
+            (Some(m), Some(p)) => format!("lifetime median {m:.1} s, p90 {p:.1} s"),
+            _ => "no session ended".into(),
+        };
+        let loc = r
+            .locality
+            .as_ref()
+            .and_then(|l| l.same_asn.as_ref().or(l.near_hops.as_ref()).map(|p| (l, p)))
+            .map(|(l, p)| {
+                let class = if l.same_asn.is_some() {
+                    "same-AS".to_string()
+                } else {
+                    format!("≤ {}-hop", l.near_hops_max)
+                };
+                format!(
+                    "; {class} preference {}",
+                    p.ratio.map_or("n/a".into(), |x| format!("{x:.2}"))
+                )
+            })
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "swarm     {} sessions of {} peers, {} ended ({life}); tit-for-tat {}{loc}",
+            s.sessions,
+            s.peers,
+            s.sessions_ended,
+            s.reciprocity
+                .tit_for_tat_share
+                .map_or("n/a".into(), |x| format!("{:.1} %", x * 100.0)),
+        )?;
+    }
     let t = &r.traffic;
     writeln!(
         out,

@@ -30,6 +30,7 @@ pub mod pcap_writer;
 pub mod playout;
 pub mod rng;
 mod session;
+mod swarm;
 mod tally;
 mod truth;
 
@@ -41,7 +42,10 @@ pub use gateway::{
 pub use lab::{generate_lab, LabConfig, LabNodeTruth, LabTruth, LAB_TRUTH_SCHEMA};
 pub use pcap_writer::{Format, LinkType, PcapWriter, WriterOptions};
 pub use playout::{fluid_playout, Playout, Stall};
-pub use truth::{PeerTruth, SizePeak, SupplierTruth, TrackerTruth, Truth, TRUTH_SCHEMA};
+pub use truth::{
+    PeerTruth, PreferenceTruth, SizePeak, SupplierTruth, SwarmTruth, TrackerTruth, Truth,
+    TRUTH_SCHEMA,
+};
 
 /// Capture start of every simulated file before the seed's offset: 2026-01-01T12:00:00Z, in
 /// seconds since the Unix epoch.
@@ -154,6 +158,9 @@ pub struct SimConfig {
     pub overlay: Overlay,
     /// What carries the peer traffic: UDP (the default) or one TCP connection per peer.
     pub peer_transport: SimTransport,
+    /// Swarm dynamics and network awareness (issue 18): churn, TCP peers, reciprocal
+    /// uploaders, an ASN/country table. `None` (the default) leaves every capture as it was.
+    pub swarm: Option<SwarmSim>,
 }
 
 /// The transport of the peer traffic.
@@ -201,6 +208,26 @@ impl Overlay {
     }
 }
 
+/// What `simulate` adds for issue 18, each part off at its zero value. Its draws come from a
+/// random stream of their own, so the rest of the capture is drawn as without it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SwarmSim {
+    /// Peers arriving per minute from 5 s on (a Poisson process); each greets the client,
+    /// keeps alive every 3–8 s, says goodbye when its lifetime ends and is silent after.
+    pub arrivals_per_min: f64,
+    /// Median lifetime of an arriving peer, seconds (exponentially distributed).
+    pub lifetime_median_s: f64,
+    /// Peers (the first ones that supply nothing) that also complete one TCP handshake with
+    /// the client, half opened by the client, half by the peer: RTTs by the handshake.
+    pub tcp_peers: usize,
+    /// The largest suppliers that the client also uploads to (tit-for-tat).
+    pub reciprocal: usize,
+    /// Write an ASN and a country table of the capture's addresses (`SwarmTruth::asn_csv`,
+    /// `geo_csv`), with a preference built in: the two largest suppliers share the client's
+    /// AS and country.
+    pub locality: bool,
+}
+
 /// The bytes of the player feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Feed {
@@ -236,6 +263,7 @@ impl Default for SimConfig {
             ts_loss: 0,
             overlay: Overlay::MeshPull,
             peer_transport: SimTransport::Udp,
+            swarm: None,
         }
     }
 }
@@ -349,6 +377,33 @@ impl SimConfig {
                 return bad(format!(
                     "starvation fraction must be in [0, 1], got {}",
                     s.fraction
+                ));
+            }
+        }
+        if let Some(w) = &self.swarm {
+            if !(w.arrivals_per_min.is_finite() && (0.0..=600.0).contains(&w.arrivals_per_min)) {
+                return bad(format!(
+                    "arrivals per minute must be 0 to 600, got {}",
+                    w.arrivals_per_min
+                ));
+            }
+            if w.arrivals_per_min > 0.0
+                && !(w.lifetime_median_s.is_finite() && w.lifetime_median_s > 0.0)
+            {
+                return bad("arriving peers need a positive median lifetime".into());
+            }
+            if w.reciprocal > self.supplier_shares.len() {
+                return bad(format!(
+                    "{} reciprocal uploaders but only {} suppliers",
+                    w.reciprocal,
+                    self.supplier_shares.len()
+                ));
+            }
+            if w.tcp_peers > self.peers - self.supplier_shares.len() {
+                return bad(format!(
+                    "{} TCP peers but only {} peers that supply nothing",
+                    w.tcp_peers,
+                    self.peers - self.supplier_shares.len()
                 ));
             }
         }

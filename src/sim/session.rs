@@ -31,8 +31,8 @@ use super::rng::Rng;
 use super::tally::{Dir, PacketInfo, Tally, TruthContext};
 use super::truth::Truth;
 use super::{
-    Feed, Link, SimConfig, SimError, SimTransport, CAPTURE_EPOCH_S, CLIENT_UDP_PORT, DNS_IP,
-    PLAYER_PORT, TRACKER_IP, TRACKER_NAME, TRACKER_PORT,
+    Feed, Link, SimConfig, SimError, SimTransport, SwarmSim, CAPTURE_EPOCH_S, CLIENT_UDP_PORT,
+    DNS_IP, PLAYER_PORT, TRACKER_IP, TRACKER_NAME, TRACKER_PORT,
 };
 
 const MS: u64 = 1_000_000;
@@ -55,6 +55,14 @@ const STREAM_REQUEST: u64 = 7;
 const STREAM_TCP: u64 = 8;
 /// Mesh pull: gap between two requests to one supplier (ms, uniform).
 const REQUEST_GAP_MS: (u64, u64) = (150, 450);
+/// Churn, TCP peers, reciprocal uploaders (issue 18): their own stream, so the others are
+/// drawn as without them.
+const STREAM_SWARM: u64 = 9;
+/// Arrivals begin this long after the capture starts.
+const FIRST_ARRIVAL_NS: u64 = 5 * SEC;
+/// Control message kinds of the goodbye and its answer (7 is a mesh pull's chunk request).
+const BYE: u8 = 10;
+const BYE_ACK: u8 = 11;
 /// Control message payload sizes are drawn from this range (bytes).
 const CONTROL_MIN: u64 = 40;
 const CONTROL_MAX: u64 = 120;
@@ -95,6 +103,8 @@ struct Peer {
     rtt_ns: u64,
     ip_id: u16,
     contact_ns: u64,
+    /// When an arriving peer leaves (`None`: it stays).
+    depart_ns: Option<u64>,
 }
 
 impl Peer {
@@ -160,6 +170,35 @@ enum Ev {
     PlayerConnect,
     Loop(LoopSeg),
     PlayerTick,
+    /// A new peer arrives (churn).
+    Arrive,
+    /// An arrived peer says goodbye.
+    Depart(u16),
+    /// A segment of a peer's TCP handshake.
+    PeerTcp(u16, PeerSeg),
+}
+
+/// One segment of a TCP handshake with a peer.
+#[derive(Debug, Clone, Copy)]
+struct PeerSeg {
+    out: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    client_port: u16,
+}
+
+/// The swarm options' state during a run.
+#[derive(Debug)]
+struct SwarmRun {
+    cfg: SwarmSim,
+    rng: Rng,
+    /// Addresses already taken.
+    used: BTreeSet<Ipv4Addr>,
+    /// Indices of the peers that arrived.
+    arrived: Vec<u16>,
+    /// TCP peers and whether the client opened the handshake.
+    tcp: Vec<(u16, bool)>,
 }
 
 /// Frame building, writing and counting of emitted packets.
@@ -326,6 +365,14 @@ struct Session<'c, W: Write> {
     player: Option<Player>,
     /// The MPEG-TS the player is fed (`--feed mpegts`); random block bytes otherwise.
     feed: Option<TsFeed>,
+    /// The swarm options (issue 18), when any is on.
+    swarm: Option<SwarmRun>,
+}
+
+/// Time to the next arrival of a Poisson process of `per_min` arrivals a minute.
+fn exp_gap_ns(rng: &mut Rng, per_min: f64) -> u64 {
+    let mean_ns = 60.0 * SEC as f64 / per_min.max(1e-9);
+    (-(1.0 - rng.f64()).ln() * mean_ns).max(1.0) as u64
 }
 
 /// Runs the simulation described by `cfg` (already validated) and writes it to `out`.
@@ -365,6 +412,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
             rtt_ns: setup.range(20, 200) * MS + setup.below(MS),
             ip_id: setup.next_u64() as u16,
             contact_ns: contact,
+            depart_ns: None,
         });
     }
 
@@ -386,7 +434,34 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
     let consumer_w: Vec<f64> = (0..cfg.consumers)
         .map(|_| setup.uniform(0.5, 1.5))
         .collect();
-    let consumer_cum = cumulative(&consumer_w);
+    let mut consumer_cum = cumulative(&consumer_w);
+    let mut consumers = consumers;
+    let swarm = cfg.swarm.clone().map(|w| {
+        let mut rng = Rng::new(cfg.seed, STREAM_SWARM);
+        // Reciprocal uploaders: the largest suppliers join the consumers.
+        if w.reciprocal > 0 {
+            let mut weights = consumer_w.clone();
+            for &k in &suppliers[..w.reciprocal.min(suppliers.len())] {
+                consumers.push(k);
+                weights.push(rng.uniform(0.5, 1.5));
+            }
+            consumer_cum = cumulative(&weights);
+        }
+        // TCP peers: the first peers (by index) that supply nothing.
+        let tcp = (0..n as u16)
+            .filter(|k| !suppliers.contains(k))
+            .take(w.tcp_peers)
+            .enumerate()
+            .map(|(i, k)| (k, i % 2 == 0))
+            .collect();
+        SwarmRun {
+            cfg: w,
+            rng,
+            used: used.clone(),
+            arrived: Vec::new(),
+            tcp,
+        }
+    });
 
     // First video: the nominal time, but not before every supplier has been greeted.
     let nominal_fv = cfg
@@ -464,7 +539,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
     } else {
         Vec::new()
     };
-    let ctx = TruthContext {
+    let mut ctx = TruthContext {
         seed: cfg.seed,
         link: cfg.link.name(),
         format: cfg.format.name(),
@@ -531,6 +606,7 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
             .map(|s| (secs_ns(s.at_s), secs_ns(s.at_s + s.for_s), s.fraction)),
         player,
         feed,
+        swarm,
     };
     session.start();
     let end_ns = secs_ns(cfg.duration_s);
@@ -545,10 +621,20 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         out,
         feed,
         requests_sent,
+        swarm,
+        peers,
+        suppliers,
+        tracker,
         ..
     } = session;
     out.writer.finish()?;
     let handed = out.tally.player_handed();
+    if let Some(w) = &swarm {
+        for &k in &w.arrived {
+            let p = &peers[usize::from(k)];
+            ctx.peers.push((p.ip, p.ttl_initial, p.hops));
+        }
+    }
     let mut truth = out.tally.finish(&ctx);
     let (pull_push, tree_mesh) = cfg.overlay.words();
     truth.overlay = Some(super::truth::OverlayTruth {
@@ -558,6 +644,32 @@ pub(crate) fn run<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, SimError> 
         transport: cfg.peer_transport.name().to_string(),
     });
     truth.feed = feed.map(|f| f.truth(handed.saturating_sub(header_len)));
+    if let Some(w) = swarm {
+        let facts = super::swarm::Facts {
+            local: cfg.local_ip,
+            peers: peers.iter().map(|p| (p.ip, p.rtt_ns)).collect(),
+            suppliers: suppliers
+                .iter()
+                .map(|&k| peers[usize::from(k)].ip)
+                .collect(),
+            arrived: w
+                .arrived
+                .iter()
+                .map(|&k| peers[usize::from(k)].ip)
+                .collect(),
+            tcp: w
+                .tcp
+                .iter()
+                .map(|&(k, c)| (peers[usize::from(k)].ip, c))
+                .collect(),
+            reciprocal: suppliers[..w.cfg.reciprocal.min(suppliers.len())]
+                .iter()
+                .map(|&k| peers[usize::from(k)].ip)
+                .collect(),
+            tracker: (TRACKER_IP, tracker.rtt_ns),
+        };
+        truth.swarm = Some(super::swarm::truth(&w.cfg, &facts, &truth));
+    }
     Ok(truth)
 }
 
@@ -590,6 +702,7 @@ impl<W: Write> Session<'_, W> {
             let t = self.first_video_ns + (self.rng_up.uniform(1.0, 3.0) * SEC as f64) as u64;
             self.at(t, Ev::UploadTick);
         }
+        self.start_swarm();
         if self.player.is_some() {
             let lead = (self.rng_ply.uniform(0.3, 1.0) * SEC as f64) as u64;
             let connect = self
@@ -673,6 +786,7 @@ impl<W: Write> Session<'_, W> {
             }
             Ev::CtlIn(k, kind) => self.control(t, k, true, kind),
             Ev::CtlOut(k, kind) => self.control(t, k, false, kind),
+            Ev::KeepAlive(k) if self.departed(k, t) => Ok(()),
             Ev::KeepAlive(k) => {
                 self.control(t, k, false, 5)?;
                 let rtt = self.peers[usize::from(k)].rtt_ns;
@@ -724,6 +838,17 @@ impl<W: Write> Session<'_, W> {
                 self.player_tick(t);
                 Ok(())
             }
+            Ev::Arrive => {
+                self.arrive(t);
+                Ok(())
+            }
+            Ev::Depart(k) => {
+                self.control(t, k, false, BYE)?;
+                let rtt = self.peers[usize::from(k)].rtt_ns;
+                self.at(t + rtt, Ev::CtlIn(k, BYE_ACK));
+                Ok(())
+            }
+            Ev::PeerTcp(k, seg) => self.peer_tcp(t, k, seg),
         }
     }
 
@@ -840,6 +965,128 @@ impl<W: Write> Session<'_, W> {
             self.at(t + rtt, Ev::PeerAck(k));
         }
         Ok(())
+    }
+
+    // ---- swarm (issue 18) --------------------------------------------------------------------
+
+    /// True once an arrived peer has left.
+    fn departed(&self, k: u16, t: u64) -> bool {
+        self.peers[usize::from(k)].depart_ns.is_some_and(|d| t >= d)
+    }
+
+    fn start_swarm(&mut self) {
+        let Some(w) = self.swarm.as_mut() else {
+            return;
+        };
+        let rate = w.cfg.arrivals_per_min;
+        let tcp = w.tcp.clone();
+        let first = (rate > 0.0).then(|| FIRST_ARRIVAL_NS + exp_gap_ns(&mut w.rng, rate));
+        if let Some(t) = first {
+            self.at(t, Ev::Arrive);
+        }
+        for (k, client_opens) in tcp {
+            let Some(w) = self.swarm.as_mut() else {
+                return;
+            };
+            let client_port = w.rng.range(32_768, 60_999) as u16;
+            let (isn_c, isn_p) = (w.rng.next_u64() as u32, w.rng.next_u64() as u32);
+            let p = &self.peers[usize::from(k)];
+            let (t0, rtt) = (p.contact_ns + 300 * MS, p.rtt_ns);
+            let seg = |out, flags, seq, ack| PeerSeg {
+                out,
+                flags,
+                seq,
+                ack,
+                client_port,
+            };
+            let (syn, ack) = (tcp_flags::SYN, tcp_flags::ACK);
+            let segs = if client_opens {
+                // SYN out, SYN/ACK one RTT later, ACK 100 µs after it.
+                [
+                    (0, seg(true, syn, isn_c, 0)),
+                    (rtt, seg(false, syn | ack, isn_p, isn_c.wrapping_add(1))),
+                    (
+                        rtt + 100 * US,
+                        seg(true, ack, isn_c.wrapping_add(1), isn_p.wrapping_add(1)),
+                    ),
+                ]
+            } else {
+                // SYN in, SYN/ACK out 150 µs later, ACK one RTT after it.
+                [
+                    (0, seg(false, syn, isn_p, 0)),
+                    (150 * US, seg(true, syn | ack, isn_c, isn_p.wrapping_add(1))),
+                    (
+                        150 * US + rtt,
+                        seg(false, ack, isn_p.wrapping_add(1), isn_c.wrapping_add(1)),
+                    ),
+                ]
+            };
+            for (dt, s) in segs {
+                self.at(t0 + dt, Ev::PeerTcp(k, s));
+            }
+        }
+    }
+
+    /// A peer arrives: drawn like the first ones, from the addresses left; it greets the
+    /// client now and leaves after its lifetime.
+    fn arrive(&mut self, t: u64) {
+        let Some(w) = self.swarm.as_mut() else {
+            return;
+        };
+        let next = t + exp_gap_ns(&mut w.rng, w.cfg.arrivals_per_min);
+        if w.used.len() >= 2 * 253 {
+            return;
+        }
+        let ip = loop {
+            let host = w.rng.range(1, 254) as u8;
+            let ip = if w.rng.chance(0.5) {
+                Ipv4Addr::new(203, 0, 113, host)
+            } else {
+                Ipv4Addr::new(198, 51, 100, host)
+            };
+            if w.used.insert(ip) {
+                break ip;
+            }
+        };
+        // Exponential lifetime with the median asked for: mean = median / ln 2.
+        let mean_s = w.cfg.lifetime_median_s / std::f64::consts::LN_2;
+        let life_ns = (-(1.0 - w.rng.f64()).ln() * mean_s * SEC as f64) as u64;
+        let peer = Peer {
+            ip,
+            port: w.rng.range(10_000, 60_999) as u16,
+            ttl_initial: if w.rng.chance(0.6) { 128 } else { 64 },
+            hops: w.rng.range(3, 24) as u8,
+            rtt_ns: w.rng.range(20, 200) * MS + w.rng.below(MS),
+            ip_id: w.rng.next_u64() as u16,
+            contact_ns: t,
+            depart_ns: Some(t + life_ns.max(1)),
+        };
+        let k = self.peers.len() as u16;
+        w.arrived.push(k);
+        self.peers.push(peer);
+        self.at(t, Ev::Contact(k));
+        self.at(t + life_ns.max(1), Ev::Depart(k));
+        self.at(next, Ev::Arrive);
+    }
+
+    fn peer_tcp(&mut self, t: u64, k: u16, seg: PeerSeg) -> Result<(), SimError> {
+        let port = self.peers[usize::from(k)].port;
+        let (dir, ip, sport, dport) = if seg.out {
+            let ip = self.peers[usize::from(k)].ip;
+            (Dir::Out, self.out_fields(ip), seg.client_port, port)
+        } else {
+            (Dir::In, self.peer_fields(k), port, seg.client_port)
+        };
+        let tcp = TcpFields {
+            sport,
+            dport,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: 64_240,
+            mss: (seg.flags & tcp_flags::SYN != 0).then_some(1460),
+        };
+        self.out.tcp(t, dir, ip, tcp, &[], false)
     }
 
     // ---- DNS -------------------------------------------------------------------------------
@@ -1000,7 +1247,9 @@ impl<W: Write> Session<'_, W> {
     /// Keep-alive intervals stretch beyond 30 peers so that control traffic stays bounded
     /// and no single control size reaches 1 % of the packets.
     fn keepalive_scale(&self) -> f64 {
-        (self.peers.len() as f64 / 30.0).max(1.0)
+        // The configured peers, not those that arrived since: the default capture is unchanged
+        // and an arriving peer's keep-alives stay below the idle timeout.
+        (self.cfg.peers as f64 / 30.0).max(1.0)
     }
 
     /// A control payload size: spread over 40–120 bytes, never the ack or video size.

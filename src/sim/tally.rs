@@ -486,6 +486,7 @@ impl Tally {
             stalls,
             feed: None,
             overlay: None,
+            swarm: None,
         }
     }
 }

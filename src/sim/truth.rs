@@ -151,6 +151,9 @@ pub struct Truth {
     /// How the video reaches the client (by construction) and the requests it sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlay: Option<OverlayTruth>,
+    /// Churn, RTTs, reciprocity and locality (issue 18): only with a swarm option.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmTruth>,
 }
 
 /// One peak of the UDP payload size histogram.
@@ -241,4 +244,55 @@ pub struct OverlayTruth {
     /// What carried the peer traffic: `udp` or `tcp`.
     #[serde(default)]
     pub transport: String,
+}
+
+/// `swarm` in the truth file (issue 18; only with a swarm option). Sessions are split by a
+/// 30 s idle timeout, as `analyze` does by default; lifetimes are from the first to the last
+/// packet written between the client and a peer whose last packet lies more than 30 s before
+/// the capture's end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmTruth {
+    pub idle_timeout_s: f64,
+    /// Peers that arrived after the start (churn).
+    pub arrived: Vec<String>,
+    /// The median lifetime asked for (`--lifetime`), seconds.
+    pub lifetime_median_design_s: Option<f64>,
+    /// Median and 90th percentile (nearest rank) of the ended sessions' lifetimes, seconds.
+    pub lifetime_median_s: Option<f64>,
+    pub lifetime_p90_s: Option<f64>,
+    pub sessions_ended: usize,
+    /// Sessions begun per minute (every peer and the tracker), and ended per minute.
+    pub arrivals_per_min: Vec<u32>,
+    pub departures_per_min: Vec<u32>,
+    /// RTT of every peer and of the tracker, milliseconds.
+    pub rtt_ms: BTreeMap<String, f64>,
+    /// Peers that completed a TCP handshake with the client, and who opened it.
+    pub tcp_peers: BTreeMap<String, String>,
+    /// Suppliers the client also uploaded to.
+    pub reciprocal: Vec<String>,
+    /// Video uploaded to suppliers / all video uploaded.
+    pub tit_for_tat_share: Option<f64>,
+    /// The client's AS and country in the tables written beside the capture.
+    pub local_asn: Option<u32>,
+    pub local_country: Option<String>,
+    /// Preference of the same AS and of the same country, over the peers in `peers`.
+    pub same_asn: Option<PreferenceTruth>,
+    pub same_country: Option<PreferenceTruth>,
+    /// The ASN table (`start,end,asn,org`) and the country table (`start,end,country`): the
+    /// CLI writes them beside the capture (not part of the truth file).
+    #[serde(skip)]
+    pub asn_csv: String,
+    #[serde(skip)]
+    pub geo_csv: String,
+}
+
+/// One locality class in the truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceTruth {
+    pub peers: usize,
+    pub peers_share: f64,
+    pub bytes_share: f64,
+    pub ratio: Option<f64>,
 }

@@ -8,6 +8,7 @@
 //! | `rates.svg`     | [`rates`]     | download/upload over time, video and control, events, stalls |
 //! | `suppliers.svg` | [`suppliers`] | active suppliers per window, peers seen so far            |
 //! | `buffer.svg`    | [`buffer`]    | buffer level in seconds of stream                         |
+//! | `swarm.svg`     | [`swarm`]     | lifetime CDF of peer sessions, arrivals/departures per minute |
 //!
 //! Every figure is [`style::WIDTH`]×[`style::HEIGHT`] with the palette of [`style`]. Missing
 //! data still gives a valid figure that says what is missing. Output is byte-stable: the same
@@ -21,6 +22,7 @@ pub mod rates;
 pub mod sizes;
 pub mod style;
 pub mod suppliers;
+pub mod swarm;
 
 use std::io;
 
@@ -62,7 +64,7 @@ impl Figure {
 }
 
 /// Names of the figures, in the order [`render`] returns them.
-pub const NAMES: [&str; 5] = ["sizes", "peers", "rates", "suppliers", "buffer"];
+pub const NAMES: [&str; 6] = ["sizes", "peers", "rates", "suppliers", "buffer", "swarm"];
 
 /// Renders every figure of `report`, in the order of [`NAMES`].
 pub fn render(report: &Report) -> Result<Vec<Figure>, SvgError> {
@@ -86,6 +88,10 @@ pub fn render(report: &Report) -> Result<Vec<Figure>, SvgError> {
         Figure {
             name: "buffer",
             svg: buffer::svg(report)?,
+        },
+        Figure {
+            name: "swarm",
+            svg: swarm::svg(report)?,
         },
     ])
 }
