@@ -190,7 +190,7 @@ impl SimTransport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overlay {
     /// Mesh pull (SopCast's, as the study found it): the client asks each supplier for chunks
-    /// every 150–450 ms (a request message ahead of the data) and acknowledges every video
+    /// every 150–450 ms (a request message ahead of the data, answered by a buffer map one round trip later) and acknowledges every video
     /// packet.
     #[default]
     MeshPull,

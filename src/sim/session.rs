@@ -60,7 +60,10 @@ const REQUEST_GAP_MS: (u64, u64) = (150, 450);
 const STREAM_SWARM: u64 = 9;
 /// Arrivals begin this long after the capture starts.
 const FIRST_ARRIVAL_NS: u64 = 5 * SEC;
-/// Control message kinds of the goodbye and its answer (7 is a mesh pull's chunk request).
+/// Control message kinds of a mesh pull's chunk request and the supplier's answer.
+const REQUEST: u8 = 7;
+const REQUEST_ANSWER: u8 = 12;
+/// Control message kinds of the goodbye and its answer.
 const BYE: u8 = 10;
 const BYE_ACK: u8 = 11;
 /// Control message payload sizes are drawn from this range (bytes).
@@ -812,7 +815,11 @@ impl<W: Write> Session<'_, W> {
             Ev::UploadTick => self.upload_tick(t),
             Ev::Request(k) => {
                 self.requests_sent += 1;
-                self.control(t, k, false, 7)?;
+                self.control(t, k, false, REQUEST)?;
+                // The supplier answers with its buffer map one round trip later (the chunks
+                // themselves come with the stream).
+                let rtt = self.peers[usize::from(k)].rtt_ns;
+                self.at(t + rtt, Ev::CtlIn(k, REQUEST_ANSWER));
                 let (lo, hi) = REQUEST_GAP_MS;
                 let gap = self.rng_req.range(lo, hi) * MS + self.rng_req.below(MS);
                 self.at(t + gap, Ev::Request(k));
