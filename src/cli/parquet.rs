@@ -171,6 +171,48 @@ pub const PEERS: &[Column] = &[
         "-",
         "transports of its peer traffic (udp utp tcp), space-separated",
     ),
+    col(
+        "sessions",
+        Kind::Int,
+        "sessions",
+        "its sessions (gaps above --idle-timeout split them)",
+    ),
+    col(
+        "rtt_ms_min",
+        Kind::Float,
+        "ms",
+        "smallest passive RTT sample",
+    ),
+    col("rtt_ms_median", Kind::Float, "ms", "median passive RTT"),
+    col("rtt_ms_samples", Kind::Int, "samples", "RTT samples"),
+    col(
+        "rtt_ms_method",
+        Kind::Text,
+        "-",
+        "how the RTT was measured (tcp-handshake, stun, utp-timestamps, udp-request-response)",
+    ),
+    col("rtt_ms_how", Kind::Text, "-", "the RTT method in words"),
+    col("asn", Kind::Int, "-", "its AS number (--asn-db)"),
+    col("as_org", Kind::Text, "-", "its AS organisation (--asn-db)"),
+    col("country", Kind::Text, "-", "its country code (--geo-db)"),
+    col(
+        "reciprocity_out_in_ratio",
+        Kind::Float,
+        "ratio",
+        "video sent to it / video received from it",
+    ),
+    col(
+        "reciprocity_video_minutes",
+        Kind::Int,
+        "minutes",
+        "minutes in which video flowed between them",
+    ),
+    col(
+        "reciprocity_both_ways_minutes",
+        Kind::Int,
+        "minutes",
+        "minutes in which video flowed both ways",
+    ),
 ];
 
 /// `series.parquet`: one row per `series.rows[]` window, the columns of `series.csv`.
