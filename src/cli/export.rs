@@ -54,12 +54,36 @@ pub const PEER_COLUMNS: &[&str] = &[
     "ttl_hops",
     "transport",
     "sessions",
-    "rtt_ms",
+    "rtt_ms_min",
+    "rtt_ms_median",
+    "rtt_ms_samples",
+    "rtt_ms_method",
+    "rtt_ms_how",
     "asn",
     "as_org",
     "country",
-    "reciprocity",
+    "reciprocity_out_in_ratio",
+    "reciprocity_video_minutes",
+    "reciprocity_both_ways_minutes",
 ];
+
+/// Flattens one object for a table: nested objects become `parent_child` columns and a `.` in
+/// a name `_` (Spark reads a dot as a nested field); lists stay lists (one cell each).
+pub fn flatten(
+    prefix: &str,
+    obj: &serde_json::Map<String, Value>,
+    out: &mut serde_json::Map<String, Value>,
+) {
+    for (k, v) in obj {
+        let name = format!("{prefix}{}", k.replace('.', "_"));
+        match v {
+            Value::Object(inner) => flatten(&format!("{name}_"), inner, out),
+            other => {
+                out.insert(name, other.clone());
+            }
+        }
+    }
+}
 
 fn cell(v: &Value) -> String {
     match v {
@@ -104,10 +128,17 @@ pub fn csv<T: Serialize>(rows: &[T], first: &[&str]) -> serde_json::Result<Strin
         .iter()
         .map(serde_json::to_value)
         .collect::<serde_json::Result<Vec<_>>>()?;
+    // Nested objects as `parent_child` columns, as in the Parquet export.
     let objects: Vec<serde_json::Map<String, Value>> = values
         .iter()
-        .filter_map(|v| v.as_object().cloned())
+        .filter_map(|v| v.as_object())
+        .map(|o| {
+            let mut flat = serde_json::Map::new();
+            flatten("", o, &mut flat);
+            flat
+        })
         .collect();
+    let values: Vec<Value> = objects.iter().cloned().map(Value::Object).collect();
     let columns = columns(&objects, first);
     let mut out = columns
         .iter()

@@ -701,20 +701,17 @@ fn list_text(items: &[Value]) -> String {
         .join(" ")
 }
 
-/// Flattens one object: nested objects become `parent_child` columns, lists text, and a `.`
-/// in a name `_` (Spark reads a dot as a nested field).
+/// Flattens one object: nested objects become `parent_child` columns (`export::flatten`, as
+/// the CSV does), lists text.
 fn flatten_into(prefix: &str, obj: &Map<String, Value>, out: &mut Map<String, Value>) {
-    for (k, v) in obj {
-        let name = format!("{prefix}{}", k.replace('.', "_"));
-        match v {
-            Value::Object(inner) => flatten_into(&format!("{name}_"), inner, out),
-            Value::Array(items) => {
-                out.insert(name, Value::String(list_text(items)));
-            }
-            other => {
-                out.insert(name, other.clone());
-            }
-        }
+    let mut flat = Map::new();
+    super::export::flatten(prefix, obj, &mut flat);
+    for (name, v) in flat {
+        let v = match v {
+            Value::Array(items) => Value::String(list_text(&items)),
+            other => other,
+        };
+        out.insert(name, v);
     }
 }
 
