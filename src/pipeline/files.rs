@@ -30,13 +30,16 @@ pub fn open_files(paths: &[String]) -> Result<(Vec<CaptureFile>, Vec<Warning>), 
     ))
 }
 
-fn one_pass(
+/// The files opened and merged in time order (keeping only `window`, when given), the
+/// problems of those that could not be opened, and each file's byte counter; `progress` is
+/// told the pass starts.
+pub(crate) fn open_merged(
     paths: &[String],
-    cfg: &AnalysisConfig,
+    window: Option<(crate::time::Timestamp, crate::time::Timestamp)>,
     progress: &dyn Progress,
-) -> Result<(Pass, SourceStats, Vec<Warning>), AnalysisError> {
+) -> Result<(Merged, Vec<Warning>, Vec<ByteCounter>), AnalysisError> {
     let (files, problems) = open_files(paths)?;
-    let mut merged = Merged::new(files).with_window(cfg.window);
+    let merged = Merged::new(files).with_window(window);
     let total = merged
         .files()
         .iter()
@@ -47,11 +50,23 @@ fn one_pass(
         .map(|p| if p == "-" { "stdin" } else { p.as_str() })
         .collect();
     progress.start(&names.join(", "), total);
-    let counters: Vec<_> = merged
+    let counters = merged
         .files()
         .iter()
         .map(|f| f.progress_counter())
         .collect();
+    Ok((merged, problems, counters))
+}
+
+/// A file's count of bytes read, shared with its reader.
+pub(crate) type ByteCounter = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+fn one_pass(
+    paths: &[String],
+    cfg: &AnalysisConfig,
+    progress: &dyn Progress,
+) -> Result<(Pass, SourceStats, Vec<Warning>), AnalysisError> {
+    let (mut merged, problems, counters) = open_merged(paths, cfg.window, progress)?;
     // Both paths tick every TICK_PACKETS packets.
     let mut ticks: u64 = 0;
     let mut tick = || {

@@ -36,7 +36,7 @@ use crate::flow::{Decision, Table};
 use crate::identify::Identifier;
 use crate::report::Report;
 use crate::source::filter::Filter;
-use crate::source::{CaptureFile, Merged, RawPacket, SourceStats};
+use crate::source::{RawPacket, SourceStats};
 
 /// An address prefix (`192.0.2.0/24`, `2001:db8::/32`; a bare address is a /32 or /128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -634,23 +634,7 @@ fn gateway_pass(
     parallel: bool,
     progress: &dyn Progress,
 ) -> Result<(GatewayPass, SourceStats, Vec<Warning>), AnalysisError> {
-    let (files, problems) = super::open_files(paths)?;
-    let mut merged = Merged::new(files);
-    let total = merged
-        .files()
-        .iter()
-        .map(|f| f.progress().1)
-        .sum::<Option<u64>>();
-    let names: Vec<&str> = paths
-        .iter()
-        .map(|p| if p == "-" { "stdin" } else { p.as_str() })
-        .collect();
-    progress.start(&names.join(", "), total);
-    let counters: Vec<_> = merged
-        .files()
-        .iter()
-        .map(CaptureFile::progress_counter)
-        .collect();
+    let (mut merged, problems, counters) = super::files::open_merged(paths, None, progress)?;
     let tick = |n: u64| {
         if n % stream::TICK_PACKETS == 0 {
             progress.advance(counters.iter().map(|c| c.load(Ordering::Relaxed)).sum(), n);
