@@ -865,81 +865,55 @@ impl Table {
                 .iter()
                 .map(|r| r.get(name).unwrap_or(&Value::Null));
             let mut def = Vec::with_capacity(self.rows.len());
+            // A cell that is none of the column's type is an error naming the column.
+            let bad = |v: &Value| self.mismatch(name, *kind, v);
             match kind {
                 Kind::Int => {
-                    let mut vals = Vec::new();
-                    for v in cells {
-                        match v {
-                            Value::Null => def.push(0),
-                            Value::Number(n) if n.as_i64().is_some() => {
-                                vals.push(n.as_i64().unwrap_or_default());
-                                def.push(1);
-                            }
-                            // A whole number serde wrote as a float (`2.0`) is still one.
-                            Value::Number(n)
-                                if n.as_f64()
-                                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15) =>
-                            {
-                                vals.push(n.as_f64().unwrap_or_default() as i64);
-                                def.push(1);
-                            }
-                            other => return Err(self.mismatch(name, *kind, other)),
+                    let vals = present(cells, &mut def, |v| match v {
+                        Value::Number(n) if n.as_i64().is_some() => n.as_i64(),
+                        // A whole number serde wrote as a float (`2.0`) is still one.
+                        Value::Number(n)
+                            if n.as_f64()
+                                .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15) =>
+                        {
+                            n.as_f64().map(|f| f as i64)
                         }
-                    }
+                        _ => None,
+                    })
+                    .map_err(bad)?;
                     column
                         .typed::<Int64Type>()
                         .write_batch(&vals, Some(&def), None)
                         .map_err(writer_err)?;
                 }
                 Kind::Float => {
-                    let mut vals = Vec::new();
-                    for v in cells {
-                        match v {
-                            Value::Null => def.push(0),
-                            Value::Number(n) => {
-                                vals.push(n.as_f64().unwrap_or(f64::NAN));
-                                def.push(1);
-                            }
-                            other => return Err(self.mismatch(name, *kind, other)),
-                        }
-                    }
+                    let vals = present(cells, &mut def, |v| match v {
+                        Value::Number(n) => Some(n.as_f64().unwrap_or(f64::NAN)),
+                        _ => None,
+                    })
+                    .map_err(bad)?;
                     column
                         .typed::<DoubleType>()
                         .write_batch(&vals, Some(&def), None)
                         .map_err(writer_err)?;
                 }
                 Kind::Bool => {
-                    let mut vals = Vec::new();
-                    for v in cells {
-                        match v {
-                            Value::Null => def.push(0),
-                            Value::Bool(b) => {
-                                vals.push(*b);
-                                def.push(1);
-                            }
-                            other => return Err(self.mismatch(name, *kind, other)),
-                        }
-                    }
+                    let vals = present(cells, &mut def, Value::as_bool).map_err(bad)?;
                     column
                         .typed::<BoolType>()
                         .write_batch(&vals, Some(&def), None)
                         .map_err(writer_err)?;
                 }
                 Kind::Text => {
-                    let mut vals = Vec::new();
-                    for v in cells {
+                    let vals = present(cells, &mut def, |v| {
                         let text = match v {
-                            Value::Null => {
-                                def.push(0);
-                                continue;
-                            }
                             Value::String(s) => s.clone(),
                             Value::Array(a) => list_text(a),
                             other => other.to_string(),
                         };
-                        vals.push(ByteArray::from(text.into_bytes()));
-                        def.push(1);
-                    }
+                        Some(ByteArray::from(text.into_bytes()))
+                    })
+                    .map_err(bad)?;
                     column
                         .typed::<ByteArrayType>()
                         .write_batch(&vals, Some(&def), None)
@@ -952,6 +926,25 @@ impl Table {
         writer.close().map_err(writer_err)?;
         Ok(buf)
     }
+}
+
+/// The values of one column's non-null cells (`convert`ed), with the definition levels (0 for
+/// a null, 1 for a value); the first cell `convert` refuses is the error.
+fn present<'a, T>(
+    cells: impl Iterator<Item = &'a Value>,
+    def: &mut Vec<i16>,
+    convert: impl Fn(&'a Value) -> Option<T>,
+) -> Result<Vec<T>, &'a Value> {
+    let mut vals = Vec::new();
+    for v in cells {
+        if v.is_null() {
+            def.push(0);
+            continue;
+        }
+        vals.push(convert(v).ok_or(v)?);
+        def.push(1);
+    }
+    Ok(vals)
 }
 
 /// The name identifying a run: the output directory's last component.
