@@ -89,7 +89,7 @@ pub struct PairStats {
     pub b: IpAddr,
     pub dir: [DirStats; 2],
     /// Ports used on `a`'s side and on `b`'s side (first few).
-    pub ports: [Vec<u16>; 2],
+    pub ports: [PortList; 2],
     /// uTP as seen on this pair: the last (connection id, sequence number) each side sent,
     /// and whether a connection was confirmed.
     pub utp: UtpTrack,
@@ -141,9 +141,9 @@ impl PairStats {
     /// Ports used by `who`.
     pub fn ports_of(&self, who: IpAddr) -> &[u16] {
         if who == self.a {
-            &self.ports[0]
+            self.ports[0].as_slice()
         } else {
-            &self.ports[1]
+            self.ports[1].as_slice()
         }
     }
     /// True when non-infrastructure UDP (uTP included) crossed this pair.
@@ -174,13 +174,32 @@ impl PairStats {
     }
 }
 
-/// Adds a port to a side's short list; the common case (the port seen last) costs one compare.
-#[inline]
-fn remember_port(ports: &mut Vec<u16>, port: u16) {
-    if ports.last() == Some(&port) || ports.len() >= MAX_PORTS || ports.contains(&port) {
-        return;
+/// The first [`MAX_PORTS`] ports one side of a pair used, in order of first use. Held inline
+/// in the pair: one fewer allocation per side, and no cache line of its own to fetch per packet
+/// when many pairs are live (gateway mode).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortList {
+    len: u8,
+    ports: [u16; MAX_PORTS],
+}
+
+impl PortList {
+    /// The ports, in order of first use.
+    pub fn as_slice(&self) -> &[u16] {
+        &self.ports[..usize::from(self.len)]
     }
-    ports.push(port);
+
+    /// Adds a port; the common case (the port seen last) costs one compare.
+    #[inline]
+    fn remember(&mut self, port: u16) {
+        let n = usize::from(self.len);
+        if (n > 0 && self.ports[n - 1] == port) || n >= MAX_PORTS || self.as_slice().contains(&port)
+        {
+            return;
+        }
+        self.ports[n] = port;
+        self.len += 1;
+    }
 }
 
 /// Traffic of pairs that did not fit in the table.
@@ -285,7 +304,7 @@ impl PairTable {
                     a: key.0,
                     b: key.1,
                     dir: [DirStats::default(), DirStats::default()],
-                    ports: [Vec::new(), Vec::new()],
+                    ports: [PortList::default(); 2],
                     utp: UtpTrack::default(),
                     rtt: PairRtt::default(),
                 });
@@ -302,8 +321,8 @@ impl PairTable {
             k => k,
         };
         if p.sport != 0 || p.dport != 0 {
-            remember_port(&mut pair.ports[src_side], p.sport);
-            remember_port(&mut pair.ports[1 - src_side], p.dport);
+            pair.ports[src_side].remember(p.sport);
+            pair.ports[1 - src_side].remember(p.dport);
         }
         // RTT (issue 18): before this packet moves the pair's last-packet times.
         let last_any = pair

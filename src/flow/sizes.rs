@@ -18,88 +18,128 @@ pub struct SizeCell {
 }
 
 /// Sparse exact histogram keyed by UDP payload size in bytes.
+///
+/// The sizes are kept apart from their cells, in two vectors in the same order: a lookup's
+/// binary search runs over 4 bytes a size (a few cache lines even for a pair that used a
+/// hundred sizes) and then touches one cell. With many live pairs (gateway mode) those
+/// lines are rarely in cache, and a search through 32-byte cells cost a miss per step.
 #[derive(Debug, Clone, Default)]
 pub struct SizeHist {
-    cells: Vec<(u32, SizeCell)>,
+    sizes: Vec<u32>,
+    cells: Vec<SizeCell>,
 }
 
 impl SizeHist {
     /// Counts one packet.
     #[inline]
     pub fn add(&mut self, size: u32, ip_bytes: u32, ts: Timestamp) {
-        match self.cells.binary_search_by_key(&size, |(s, _)| *s) {
+        // The largest size first: on a pair that carries video it is the video size (full
+        // chunks), the most frequent one.
+        let found = match self.sizes.last() {
+            Some(&last) if last == size => Ok(self.sizes.len() - 1),
+            _ => self.sizes.binary_search(&size),
+        };
+        match found {
             Ok(i) => {
-                let cell = &mut self.cells[i].1;
-                cell.packets += 1;
-                cell.ip_bytes += u64::from(ip_bytes);
-                cell.first = cell.first.min(ts);
+                if let Some(cell) = self.cells.get_mut(i) {
+                    cell.packets += 1;
+                    cell.ip_bytes += u64::from(ip_bytes);
+                    cell.first = cell.first.min(ts);
+                }
             }
             Err(i) => {
-                // Most pairs see one or two sizes: start with room for one cell, not the four
-                // a growing Vec reserves (96 bytes less per pair on a table of 262,144 pairs).
-                if self.cells.capacity() == 0 {
+                // Most pairs see one or two sizes: start with room for one, not the four a
+                // growing Vec reserves.
+                if self.sizes.capacity() == 0 {
+                    self.sizes.reserve_exact(1);
                     self.cells.reserve_exact(1);
                 }
+                self.sizes.insert(i, size);
                 self.cells.insert(
                     i,
-                    (
-                        size,
-                        SizeCell {
-                            packets: 1,
-                            ip_bytes: u64::from(ip_bytes),
-                            first: ts,
-                        },
-                    ),
-                )
+                    SizeCell {
+                        packets: 1,
+                        ip_bytes: u64::from(ip_bytes),
+                        first: ts,
+                    },
+                );
             }
         }
     }
 
     /// Adds IP bytes to a size without counting a packet (later fragments of a datagram).
     pub fn add_bytes(&mut self, size: u32, ip_bytes: u32) {
-        if let Ok(i) = self.cells.binary_search_by_key(&size, |(s, _)| *s) {
-            self.cells[i].1.ip_bytes += u64::from(ip_bytes);
+        if let Ok(i) = self.sizes.binary_search(&size) {
+            if let Some(cell) = self.cells.get_mut(i) {
+                cell.ip_bytes += u64::from(ip_bytes);
+            }
         }
     }
 
     /// Merges another histogram into this one.
     pub fn merge(&mut self, other: &SizeHist) {
-        for (size, cell) in &other.cells {
-            match self.cells.binary_search_by_key(size, |(s, _)| *s) {
+        for (size, cell) in other.cells() {
+            match self.sizes.binary_search(&size) {
                 Ok(i) => {
-                    let mine = &mut self.cells[i].1;
-                    mine.packets += cell.packets;
-                    mine.ip_bytes += cell.ip_bytes;
-                    mine.first = mine.first.min(cell.first);
+                    if let Some(mine) = self.cells.get_mut(i) {
+                        mine.packets += cell.packets;
+                        mine.ip_bytes += cell.ip_bytes;
+                        mine.first = mine.first.min(cell.first);
+                    }
                 }
-                Err(i) => self.cells.insert(i, (*size, *cell)),
+                Err(i) => {
+                    self.sizes.insert(i, size);
+                    self.cells.insert(i, *cell);
+                }
             }
         }
     }
 
-    /// `(size, cell)` pairs in ascending size.
-    pub fn cells(&self) -> &[(u32, SizeCell)] {
+    /// The sizes seen, ascending.
+    pub fn sizes(&self) -> &[u32] {
+        &self.sizes
+    }
+
+    /// The cells of [`SizeHist::sizes`], in the same order.
+    pub fn counts(&self) -> &[SizeCell] {
         &self.cells
+    }
+
+    /// `(size, cell)` pairs in ascending size.
+    pub fn cells(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (u32, &SizeCell)> + ExactSizeIterator + Clone + '_ {
+        self.sizes.iter().copied().zip(self.cells.iter())
+    }
+
+    /// Distinct sizes seen.
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// True when no packet was counted.
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
     }
 
     /// Total packets.
     pub fn packets(&self) -> u64 {
-        self.cells.iter().map(|(_, c)| c.packets).sum()
+        self.cells.iter().map(|c| c.packets).sum()
     }
 
     /// Totals split at `threshold`: (below, at-or-above). `None` puts everything below.
     pub fn split(&self, threshold: Option<u32>) -> (Totals, Totals) {
         let mut below = Totals::default();
         let mut above = Totals::default();
-        for (size, cell) in &self.cells {
-            let t = if threshold.is_some_and(|t| *size >= t) {
+        for (size, cell) in self.cells() {
+            let t = if threshold.is_some_and(|t| size >= t) {
                 &mut above
             } else {
                 &mut below
             };
             t.packets += cell.packets;
             t.ip_bytes += cell.ip_bytes;
-            t.payload_bytes += u64::from(*size) * cell.packets;
+            t.payload_bytes += u64::from(size) * cell.packets;
             t.first = t.first.min(cell.first);
         }
         (below, above)
@@ -108,8 +148,8 @@ impl SizeHist {
     /// True when some packet size lies in `[lo, hi)`: moving a threshold across that range
     /// would reclassify packets.
     pub fn any_in(&self, lo: u32, hi: u32) -> bool {
-        let start = self.cells.partition_point(|(s, _)| *s < lo);
-        self.cells.get(start).is_some_and(|(s, _)| *s < hi)
+        let start = self.sizes.partition_point(|&s| s < lo);
+        self.sizes.get(start).is_some_and(|&s| s < hi)
     }
 }
 
@@ -162,27 +202,30 @@ pub fn peaks(hist: &SizeHist) -> Vec<Peak> {
     if total == 0 {
         return Vec::new();
     }
-    let cells = hist.cells();
+    let sizes = hist.sizes();
+    let cells = hist.counts();
     let mut out = Vec::new();
-    for (i, (size, cell)) in cells.iter().enumerate() {
+    for (i, (&size, cell)) in sizes.iter().zip(cells).enumerate() {
         let share = cell.packets as f64 / total as f64;
         if share < PEAK_MIN_SHARE {
             continue;
         }
         // Strictly larger than the neighbours on the left, at least as large as those on the
         // right: a plateau yields one peak, its first size.
-        let left_ok = cells[..i]
-            .iter()
+        let left_ok = hist
+            .cells()
+            .take(i)
             .rev()
             .take_while(|(s, _)| size - s <= PEAK_NEIGHBOURHOOD)
             .all(|(_, c)| c.packets < cell.packets);
-        let right_ok = cells[i + 1..]
-            .iter()
+        let right_ok = hist
+            .cells()
+            .skip(i + 1)
             .take_while(|(s, _)| s - size <= PEAK_NEIGHBOURHOOD)
             .all(|(_, c)| c.packets <= cell.packets);
         if left_ok && right_ok {
             out.push(Peak {
-                size: *size,
+                size,
                 packets: cell.packets,
                 share,
             });
@@ -196,20 +239,20 @@ pub fn peaks(hist: &SizeHist) -> Vec<Peak> {
 /// gap at that split so that it sits between the two classes, not on the edge of one.
 /// `None` when fewer than two distinct sizes exist.
 pub fn otsu_threshold(hist: &SizeHist) -> Option<u32> {
-    let cells = hist.cells();
-    if cells.len() < 2 {
+    let sizes = hist.sizes();
+    let cells = hist.counts();
+    if sizes.len() < 2 {
         return None;
     }
-    let total_n: f64 = cells.iter().map(|(_, c)| c.packets as f64).sum();
-    let total_s: f64 = cells
-        .iter()
-        .map(|(s, c)| f64::from(*s) * c.packets as f64)
+    let total_n: f64 = cells.iter().map(|c| c.packets as f64).sum();
+    let total_s: f64 = hist
+        .cells()
+        .map(|(s, c)| f64::from(s) * c.packets as f64)
         .sum();
     let mut n0 = 0.0;
     let mut s0 = 0.0;
     let mut best: Option<(f64, usize)> = None;
-    for i in 0..cells.len() - 1 {
-        let (size, cell) = cells[i];
+    for (i, (size, cell)) in hist.cells().take(sizes.len() - 1).enumerate() {
         n0 += cell.packets as f64;
         s0 += f64::from(size) * cell.packets as f64;
         let n1 = total_n - n0;
@@ -220,15 +263,15 @@ pub fn otsu_threshold(hist: &SizeHist) -> Option<u32> {
         let m1 = (total_s - s0) / n1;
         let var = n0 * n1 * (m0 - m1) * (m0 - m1);
         // Ties keep the widest gap, so equal-variance splits prefer clean separation.
-        let gap = cells[i + 1].0 - size;
+        let gap = sizes[i + 1] - size;
         match best {
-            Some((v, j)) if var < v || (var == v && gap <= cells[j + 1].0 - cells[j].0) => {}
+            Some((v, j)) if var < v || (var == v && gap <= sizes[j + 1] - sizes[j]) => {}
             _ => best = Some((var, i)),
         }
     }
     let (_, i) = best?;
-    let lo = cells[i].0;
-    let hi = cells[i + 1].0;
+    let lo = sizes[i];
+    let hi = sizes[i + 1];
     Some(lo + (hi - lo).div_ceil(2))
 }
 
@@ -255,16 +298,16 @@ pub fn log_gap_threshold(hist: &SizeHist) -> Option<u32> {
     // (band, smallest size, largest size, packets) of the sizes with data, ascending.
     let mut bands: Vec<(i64, u32, u32, u64)> = Vec::new();
     for (size, c) in hist.cells() {
-        if *size == 0 || c.packets == 0 {
+        if size == 0 || c.packets == 0 {
             continue;
         }
-        let band = (f64::from(*size).log2() * LOG_GAP_BANDS_PER_OCTAVE).floor() as i64;
+        let band = (f64::from(size).log2() * LOG_GAP_BANDS_PER_OCTAVE).floor() as i64;
         match bands.last_mut() {
             Some(last) if last.0 == band => {
-                last.2 = *size;
+                last.2 = size;
                 last.3 += c.packets;
             }
-            _ => bands.push((band, *size, *size, c.packets)),
+            _ => bands.push((band, size, size, c.packets)),
         }
     }
     bands.retain(|b| b.3 as f64 >= LOG_GAP_MIN_SHARE * total);

@@ -196,7 +196,6 @@ pub fn first_video(fin: &Finished) -> Option<Timestamp> {
                     let min = th.of(t)?;
                     d.sizes(t)
                         .cells()
-                        .iter()
                         .filter(|(s, _)| *s >= min)
                         .map(|(_, c)| c.first)
                         .min()

@@ -82,7 +82,7 @@ pub fn sizes(fin: &Finished) -> Sizes {
                     None => "no threshold: fewer than two distinct sizes".into(),
                 },
                 peaks: peaks_out(hist, threshold),
-                histogram: hist.cells().iter().map(|(s, c)| (*s, c.packets)).collect(),
+                histogram: hist.cells().map(|(s, c)| (s, c.packets)).collect(),
             })
         })
         .collect();
@@ -91,7 +91,7 @@ pub fn sizes(fin: &Finished) -> Sizes {
         threshold,
         threshold_how,
         peaks,
-        histogram: hist.cells().iter().map(|(s, c)| (*s, c.packets)).collect(),
+        histogram: hist.cells().map(|(s, c)| (s, c.packets)).collect(),
         transports,
     }
 }
@@ -103,7 +103,6 @@ fn peaks_out(hist: &SizeHist, threshold: Option<u32>) -> Vec<PeakOut> {
         .map(|p| {
             let ip_bytes = hist
                 .cells()
-                .iter()
                 .find(|(s, _)| *s == p.size)
                 .map(|(_, c)| (c.ip_bytes / c.packets.max(1)) as u32)
                 .unwrap_or(0);
