@@ -276,7 +276,7 @@ fn gateway_counts_clients_beyond_the_caps() {
     assert!(err.contains("--max-clients 5 was reached"), "{err}");
     assert!(index.warnings.iter().any(|w| w.contains("not analysed")));
     // A pair budget smaller than the swarm: some clients get a share, the rest are counted.
-    let (_, index, err) = gateway("gateway-max-pairs", cap, "auto", &["--max-pairs", "100"]);
+    let (dir, index, err) = gateway("gateway-max-pairs", cap, "auto", &["--max-pairs", "100"]);
     assert!(index.pairs_used <= 100, "{}", index.pairs_used);
     assert_eq!(index.pairs_per_client_cap, 12);
     assert!(index.clients_over_cap > 0);
@@ -288,6 +288,22 @@ fn gateway_counts_clients_beyond_the_caps() {
         err.contains("shared pair budget (--max-pairs 100) was spent"),
         "{err}"
     );
+    // A client whose table filled says which cap stopped it, never the global one alone.
+    let full: Vec<String> = index
+        .clients
+        .iter()
+        .flat_map(|c| client_report(&dir, &c.ip).capture.warnings)
+        .filter(|w| w.contains("address-pair table was full"))
+        .collect();
+    assert!(!full.is_empty(), "no client hit a pair cap");
+    for w in &full {
+        assert!(
+            w.starts_with("this client's address-pair table was full at ")
+                && (w.contains("--max-pairs-per-client 12")
+                    || w.contains("--max-pairs 100, was spent")),
+            "{w}"
+        );
+    }
 }
 
 #[test]

@@ -61,6 +61,18 @@ pub enum Warning {
         pairs: u64,
         packets: u64,
     },
+    /// Gateway mode: this client's pair table was full, by its own cap or because the shared
+    /// budget was spent (the generic [`Warning::PairTableFull`] is then not given).
+    ClientPairsFull {
+        /// Pairs the client's table held.
+        held: usize,
+        /// `--max-pairs-per-client`.
+        per_client: usize,
+        /// `--max-pairs`: the budget shared by all clients.
+        budget: usize,
+        pairs: u64,
+        packets: u64,
+    },
     /// Packets too far from the first timestamp to be binned.
     Unbinned(u64),
     /// Fewer than two UDP payload sizes: no threshold.
@@ -91,6 +103,14 @@ impl fmt::Display for Warning {
             Warning::FarMajority { records, first, last } => write!(f, "{records} records ({} to {}) lie more than {} days from the first ones, which were analysed instead: the input cannot be read again (give the file, not standard input)", first.rfc3339().unwrap_or_default(), last.rfc3339().unwrap_or_default(), crate::source::timegate::FAR_GAP.ns() / 86_400_000_000_000),
             Warning::UnknownInterface(n) => write!(f, "{n} pcapng packets name an interface that was never described; skipped"),
             Warning::PairTableFull { max_pairs, pairs, packets } => write!(f, "the address-pair table was full (--max-pairs {max_pairs}): about {pairs} more address pairs, {packets} packets, were counted only in peers.overflow"),
+            Warning::ClientPairsFull { held, per_client, budget, pairs, packets } => {
+                let why = if held >= per_client {
+                    format!("it reached its own cap, --max-pairs-per-client {per_client}")
+                } else {
+                    format!("the budget shared by all clients, --max-pairs {budget}, was spent")
+                };
+                write!(f, "this client's address-pair table was full at {held} pairs ({why}): about {pairs} more address pairs, {packets} packets, were counted only in peers.overflow")
+            }
             Warning::Unbinned(n) => write!(f, "{n} packets lie too far from the first timestamp to be placed on the timeline"),
             Warning::NoSeparation => f.write_str("video and control could not be separated (fewer than two UDP payload sizes): no packet is counted as video"),
             Warning::NoLocalHost => f.write_str("no local host could be inferred: give --local"),
@@ -153,7 +173,11 @@ pub fn analysis_and_report(
                 last: c.last,
             }),
         (stats.unknown_interface > 0).then_some(Warning::UnknownInterface(stats.unknown_interface)),
-        (fin.overflow.pairs_refused > 0).then_some(Warning::PairTableFull {
+        (fin.overflow.pairs_refused > 0
+            && !warnings
+                .iter()
+                .any(|w| matches!(w, Warning::ClientPairsFull { .. })))
+        .then_some(Warning::PairTableFull {
             max_pairs: cfg.table.max_pairs,
             pairs: fin.overflow.pairs,
             packets: fin.overflow.packets,
@@ -232,7 +256,7 @@ pub fn analysis_and_report(
         tracker: tracker_ip,
         video_packets_in: traffic.video.packets_in,
         video_packets_out: traffic.video.packets_out,
-        largest_udp_payload: fin.hist.cells().last().map(|(size, _)| *size),
+        largest_udp_payload: fin.hist.sizes().last().copied(),
         passes,
         flows: fin.conns.export(fin.threshold),
     };
