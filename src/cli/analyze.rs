@@ -221,7 +221,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "CIDR|auto", value_parser = parse_clients, conflicts_with_all = ["local", "json", "flows", "csv", "anonymize", "anonymize_key", "anonymize_key_out"])]
     pub clients: Option<ClientSpec>,
     /// Gateway mode: most clients analysed, 1 to 1048576; further client addresses are
-    /// counted (clients_over_cap), not analysed [default: 65536]
+    /// counted (clients_over_cap), not analysed. Each client analysed holds about 0.15 MB
+    /// beside its pairs (warm-up buffer, identification, timeline) [default: 65536]
     #[arg(long, value_name = "N", requires = "clients", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub max_clients: Option<u64>,
     /// Gateway mode: most address pairs one client may draw from the shared --max-pairs

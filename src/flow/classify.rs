@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use super::pairs::PairStats;
 use super::sizes::{self, SizeHist};
-use super::Rec;
+use super::{Rec, WarmBuffer};
 
 /// What the user fixed on the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -500,7 +500,7 @@ pub fn local_sizes(pairs: &[PairStats], local: IpAddr, t: PeerTransport) -> Size
 #[derive(Debug, Clone)]
 enum Stage {
     /// Records wait for a decision; the warm-up ends by `limit` records at the latest.
-    Buffering { records: Vec<Rec>, limit: usize },
+    Buffering { records: WarmBuffer, limit: usize },
     /// Decided: records are classified as they come.
     Streaming(Decision),
 }
@@ -514,7 +514,7 @@ pub struct Warmup {
 }
 
 /// Records to classify now, and the decision to classify them with.
-pub(crate) type Release = (Decision, Vec<Rec>);
+pub(crate) type Release = (Decision, WarmBuffer);
 
 impl Warmup {
     /// A warm-up that needs no buffering when a first pass pinned the decision.
@@ -529,7 +529,7 @@ impl Warmup {
         let stage = match decided {
             Some(d) => Stage::Streaming(d),
             None => Stage::Buffering {
-                records: Vec::new(),
+                records: WarmBuffer::default(),
                 limit,
             },
         };
@@ -564,13 +564,14 @@ impl Warmup {
     pub(crate) fn offer(
         &mut self,
         rec: Rec,
+        pair: Option<u32>,
         pairs: &[PairStats],
         link: &LinkEvidence,
     ) -> Option<Release> {
         let Stage::Buffering { records, limit } = &mut self.stage else {
             return None;
         };
-        records.push(rec);
+        records.push(rec, pair, pairs);
         let full = records.len() >= *limit;
         if !full && !Self::ready(records.len(), pairs, link, self.given) {
             return None;
@@ -622,7 +623,7 @@ impl Warmup {
         let old = std::mem::replace(&mut self.stage, Stage::Streaming(d));
         match old {
             Stage::Buffering { records, .. } => (d, records),
-            Stage::Streaming(_) => (d, Vec::new()),
+            Stage::Streaming(_) => (d, WarmBuffer::default()),
         }
     }
 }

@@ -135,7 +135,7 @@ pub struct Live {
     pub suppliers: u64,
 }
 
-/// A buffered record for the warm-up replay: only what the timeline needs.
+/// A record of what the timeline needs of a packet.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rec {
     ts: Timestamp,
@@ -143,6 +143,90 @@ pub(crate) struct Rec {
     dst: IpAddr,
     ip_len: u32,
     kind: RecKind,
+}
+
+/// A [`Rec`] as the warm-up buffers it: its addresses are those of its pair, named by index
+/// (32 bytes instead of 64: the warm-up buffer of each client in gateway mode is most of its
+/// memory). A record whose pair was not tracked (the table was full) keeps its addresses
+/// beside the buffer ([`WarmBuffer::loose`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WarmRec {
+    ts: Timestamp,
+    ip_len: u32,
+    /// The pair's index, or [`WarmRec::LOOSE`] plus an index into the loose addresses.
+    who: u32,
+    /// The packet went from the pair's `a` to its `b`.
+    forward: bool,
+    kind: RecKind,
+}
+
+impl WarmRec {
+    const LOOSE: u32 = 1 << 31;
+}
+
+/// The records of a warm-up, in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WarmBuffer {
+    records: Vec<WarmRec>,
+    /// (source, destination) of the records whose pair was not tracked.
+    loose: Vec<(IpAddr, IpAddr)>,
+}
+
+impl WarmBuffer {
+    /// Buffered records.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Buffers `rec`, of pair `pair` (`None`: not tracked).
+    pub(crate) fn push(&mut self, rec: Rec, pair: Option<u32>, pairs: &[PairStats]) {
+        let tracked = pair
+            .filter(|&i| i < WarmRec::LOOSE)
+            .and_then(|i| Some((i, pairs.get(i as usize)?)));
+        let (who, forward) = match tracked {
+            Some((i, p)) if (p.a, p.b) == (rec.src, rec.dst) => (i, true),
+            Some((i, p)) if (p.b, p.a) == (rec.src, rec.dst) => (i, false),
+            _ => {
+                // 2^31 loose records would be 64 GB of buffer: the warm-up's own limit
+                // (`--max-pairs` is at most 2^26, and records are bounded) ends long before.
+                let i = u32::try_from(self.loose.len())
+                    .unwrap_or(u32::MAX)
+                    .min(WarmRec::LOOSE - 1);
+                self.loose.push((rec.src, rec.dst));
+                (WarmRec::LOOSE | i, true)
+            }
+        };
+        self.records.push(WarmRec {
+            ts: rec.ts,
+            ip_len: rec.ip_len,
+            who,
+            forward,
+            kind: rec.kind,
+        });
+    }
+
+    /// The records, with their addresses again (`pairs`: the table the indices name).
+    pub(crate) fn replay<'a>(&'a self, pairs: &'a [PairStats]) -> impl Iterator<Item = Rec> + 'a {
+        self.records.iter().filter_map(move |w| {
+            let (src, dst) = if w.who & WarmRec::LOOSE != 0 {
+                *self.loose.get((w.who & !WarmRec::LOOSE) as usize)?
+            } else {
+                let p = pairs.get(w.who as usize)?;
+                if w.forward {
+                    (p.a, p.b)
+                } else {
+                    (p.b, p.a)
+                }
+            };
+            Some(Rec {
+                ts: w.ts,
+                src,
+                dst,
+                ip_len: w.ip_len,
+                kind: w.kind,
+            })
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -315,7 +399,7 @@ impl Table {
         let udp = p.is_udp();
         let infra = udp && (is_infra_port(p.sport) || is_infra_port(p.dport));
         let kind = self.fragments.kind(p, udp, infra);
-        let kind = self.pairs.add(p, kind, self.cfg.max_pairs);
+        let (kind, pair) = self.pairs.add(p, kind, self.cfg.max_pairs);
         let rec = Rec {
             ts: p.ts,
             src: p.src,
@@ -326,9 +410,11 @@ impl Table {
         match self.warmup.decision() {
             Some(d) => timeline_add(&mut self.timeline, &mut self.timing, &rec, d),
             None => {
-                if let Some((d, buffered)) = self.warmup.offer(rec, &self.pairs.pairs, &self.link) {
-                    for rec in &buffered {
-                        timeline_add(&mut self.timeline, &mut self.timing, rec, d);
+                if let Some((d, buffered)) =
+                    self.warmup.offer(rec, pair, &self.pairs.pairs, &self.link)
+                {
+                    for rec in buffered.replay(&self.pairs.pairs) {
+                        timeline_add(&mut self.timeline, &mut self.timing, &rec, d);
                     }
                 }
             }
@@ -390,8 +476,8 @@ impl Table {
         );
         if let Some((d, buffered)) = self.warmup.end(&settled) {
             // The warm-up never ended: classify the buffer with the final decision.
-            for rec in &buffered {
-                timeline_add(&mut self.timeline, &mut self.timing, rec, d);
+            for rec in buffered.replay(&self.pairs.pairs) {
+                timeline_add(&mut self.timeline, &mut self.timing, &rec, d);
             }
         }
         self.timeline.flush();
@@ -617,6 +703,44 @@ mod tests {
             utp: None,
             stun: None,
         }
+    }
+
+    #[test]
+    fn warm_up_records_replay_with_their_addresses() {
+        // One pair tracked (both directions), the other refused by the cap: its records keep
+        // their own addresses.
+        let mut pairs = pairs::PairTable::default();
+        let mut buf = WarmBuffer::default();
+        let (a, b, c) = ([192, 0, 2, 10], [198, 51, 100, 7], [203, 0, 113, 9]);
+        let packets = [
+            udp(1, b, a, 1320),
+            udp(2, a, b, 28),
+            udp(3, c, a, 1320),
+            udp(4, a, c, 40),
+            udp(5, b, a, 1320),
+        ];
+        let mut want = Vec::new();
+        for p in &packets {
+            let (kind, pair) = pairs.add(p, RecKind::PeerUdp(p.payload_len), 1);
+            let rec = Rec {
+                ts: p.ts,
+                src: p.src,
+                dst: p.dst,
+                ip_len: p.ip_len,
+                kind,
+            };
+            buf.push(rec, pair, &pairs.pairs);
+            want.push((rec.ts, rec.src, rec.dst, rec.ip_len, pair.is_some()));
+        }
+        assert_eq!(buf.len(), 5);
+        assert_eq!(buf.loose.len(), 2);
+        let got: Vec<_> = buf
+            .replay(&pairs.pairs)
+            .zip(&want)
+            .map(|(r, w)| (r.ts, r.src, r.dst, r.ip_len, w.4))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(std::mem::size_of::<WarmRec>(), 32);
     }
 
     /// Two suppliers (3:1) send 1320-byte video to 192.0.2.10, which acks every packet.

@@ -280,7 +280,13 @@ impl PairTable {
     /// returns its final kind: a packet that parses as uTP counts as uTP only on a pair where
     /// a uTP connection is confirmed ([`UtpTrack`]), so that a stray payload that happens to
     /// parse stays plain UDP.
-    pub(crate) fn add(&mut self, p: &Packet<'_>, kind: RecKind, max_pairs: usize) -> RecKind {
+    /// Also returns the pair's index (`None` when the packet went to the overflow bucket).
+    pub(crate) fn add(
+        &mut self,
+        p: &Packet<'_>,
+        kind: RecKind,
+        max_pairs: usize,
+    ) -> (RecKind, Option<u32>) {
         let (key, forward) = if p.src <= p.dst {
             ((p.src, p.dst), true)
         } else {
@@ -294,10 +300,11 @@ impl PairTable {
                     self.overflow.ip_bytes += u64::from(p.ip_len);
                     self.overflow.pairs_refused += 1;
                     self.overflow_pairs.add(&key);
-                    return match kind {
+                    let kind = match kind {
                         RecKind::PeerUtp(..) => RecKind::PeerUdp(p.payload_len),
                         k => k,
                     };
+                    return (kind, None);
                 }
                 self.index.insert(key, self.pairs.len() as u32);
                 self.pairs.push(PairStats {
@@ -364,7 +371,7 @@ impl PairTable {
                 }
             }
         }
-        kind
+        (kind, u32::try_from(idx).ok())
     }
 
     /// Pairs in which `host` takes part.
