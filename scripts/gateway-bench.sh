@@ -20,12 +20,22 @@ dir=${BENCH_DIR:-/tmp/peerscope-bench-gateway}
 mkdir -p "$dir"
 echo "machine: $(nproc) cores, $(uname -m); capture length ${secs} s"
 
+# Reports go to a memory file system when there is one ($OUT_DIR, default /dev/shm): a
+# thousand client directories created on a disk just after the last run's were deleted cost
+# more in the file system (ext4's inode allocation) than the analysis of the packets, and
+# differ from run to run. Set OUT_DIR to measure a disk.
+outroot=${OUT_DIR:-}
+if [ -z "$outroot" ]; then
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then outroot=/dev/shm; else outroot=$dir; fi
+fi
+echo "reports written under $outroot"
+
 # Runs the analysis given as arguments under /usr/bin/time -v, three times, and prints
 # "seconds rss_kib" of the fastest run (the machine is shared).
 measure() {
   local best_s="" best_rss=""
   for _ in 1 2 3; do
-    local out="$dir/out"
+    local out="$outroot/peerscope-gateway-bench-out"
     rm -rf "$out"
     /usr/bin/time -v "$@" -o "$out" -q --no-progress 2>"$dir/time.txt" >/dev/null
     local s rss
@@ -62,4 +72,4 @@ for n in "${sizes[@]}"; do
     "gateway, $n clients" "$packets" "$s" "$ns" "$(awk "BEGIN{print $rss/1024}")" \
     "$(awk "BEGIN{print $ns/$one_ns}")" "$(awk "BEGIN{print $ns/$one1_ns}")"
 done
-rm -rf "$dir/out" "$dir/time.txt"
+rm -rf "$outroot/peerscope-gateway-bench-out" "$dir/time.txt"
