@@ -22,6 +22,7 @@ pub mod flow;
 pub mod geo;
 #[doc(hidden)]
 pub mod harness;
+pub mod hash;
 pub mod identify;
 pub mod media;
 pub mod metrics;

@@ -16,7 +16,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use crate::time::Timestamp;
 
@@ -179,12 +179,12 @@ pub struct Churn {
     idle_ns: i64,
     origin: Timestamp,
     max_minutes: usize,
-    peers: FxHashMap<IpAddr, Presence>,
+    peers: FastMap<IpAddr, Presence>,
     arrivals: Vec<u32>,
     departures: Vec<u32>,
     lifetimes: LifetimeHist,
     turn_window: i64,
-    turn_bytes: FxHashMap<IpAddr, u64>,
+    turn_bytes: FastMap<IpAddr, u64>,
     prev_suppliers: Vec<IpAddr>,
     turnover_sum: f64,
     turnover_windows: u32,
@@ -198,12 +198,12 @@ impl Churn {
             idle_ns: idle_ns.max(1),
             origin: Timestamp::EPOCH,
             max_minutes: max_minutes.max(1),
-            peers: FxHashMap::default(),
+            peers: FastMap::default(),
             arrivals: Vec::new(),
             departures: Vec::new(),
             lifetimes: LifetimeHist::default(),
             turn_window: -1,
-            turn_bytes: FxHashMap::default(),
+            turn_bytes: FastMap::default(),
             prev_suppliers: Vec::new(),
             turnover_sum: 0.0,
             turnover_windows: 0,
@@ -225,7 +225,7 @@ impl Churn {
     }
 
     /// The peers seen, with their presence.
-    pub fn peers(&self) -> &FxHashMap<IpAddr, Presence> {
+    pub fn peers(&self) -> &FastMap<IpAddr, Presence> {
         &self.peers
     }
 

@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use super::pairs::PairStats;
 use super::sizes::{self, SizeHist};
@@ -441,7 +441,7 @@ pub fn is_unicast_host(ip: IpAddr) -> bool {
 /// when no peer traffic exists. Returns (address, distinct partners).
 pub fn candidates(pairs: &[PairStats]) -> Vec<(IpAddr, u64)> {
     // (partners, receives more than it sends, private, packets)
-    let mut degree: FxHashMap<IpAddr, (u64, i64, u64)> = FxHashMap::default();
+    let mut degree: FastMap<IpAddr, (u64, i64, u64)> = FastMap::default();
     let udp_exists = pairs.iter().any(PairStats::has_peer_traffic);
     // Loopback addresses are candidates only in a capture with no other host.
     let only_loopback = pairs.iter().all(|p| p.a.is_loopback() && p.b.is_loopback());

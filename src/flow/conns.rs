@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 use serde::{Deserialize, Serialize};
 
 use super::sizes::SizeHist;
@@ -57,7 +57,7 @@ struct Conn {
 #[derive(Debug, Clone, Default)]
 pub struct Conns {
     max: usize,
-    map: FxHashMap<Key, Conn>,
+    map: FastMap<Key, Conn>,
     next_uid: u64,
     refused_packets: u64,
 }

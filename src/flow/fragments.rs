@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use super::{is_peer_tcp, RecKind};
 use crate::decode::{Frag, Packet, Transport};
@@ -19,7 +19,7 @@ const UDP: u8 = 17;
 /// Datagram sizes of the first fragments seen, by (source, destination, IP id).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Fragments {
-    sizes: FxHashMap<(IpAddr, IpAddr, u32), u32>,
+    sizes: FastMap<(IpAddr, IpAddr, u32), u32>,
 }
 
 impl Fragments {

@@ -39,7 +39,7 @@ pub mod timing;
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use crate::decode::{Anomaly, Frag, Malformed, Packet, Transport};
 use crate::time::Timestamp;
@@ -253,8 +253,8 @@ pub(crate) enum RecKind {
 pub struct DecodeCounts {
     pub decoded: u64,
     pub not_ip: u64,
-    pub malformed: FxHashMap<Malformed, u64>,
-    pub anomalies: FxHashMap<Anomaly, u64>,
+    pub malformed: FastMap<Malformed, u64>,
+    pub anomalies: FastMap<Anomaly, u64>,
     pub fragments: u64,
     pub filtered_out: u64,
 }
@@ -665,7 +665,7 @@ pub struct Finished {
     pub self_traffic: SelfTraffic,
     pub pairs: Vec<PairStats>,
     pub overflow: Overflow,
-    pub names: FxHashMap<IpAddr, String>,
+    pub names: FastMap<IpAddr, String>,
     pub counts: DecodeCounts,
     pub timeline: Timeline,
     /// The local host's message timing with each peer (pull or push).

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 /// Most names kept from DNS answers.
 const MAX_NAMES: usize = 65_536;
@@ -11,7 +11,7 @@ const MAX_NAMES: usize = 65_536;
 /// Address → name, first answer wins.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Names {
-    map: FxHashMap<IpAddr, String>,
+    map: FastMap<IpAddr, String>,
 }
 
 impl Names {
@@ -23,7 +23,7 @@ impl Names {
     }
 
     /// The names.
-    pub(crate) fn into_map(self) -> FxHashMap<IpAddr, String> {
+    pub(crate) fn into_map(self) -> FastMap<IpAddr, String> {
         self.map
     }
 }

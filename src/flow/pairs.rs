@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use super::classify::{PeerTransport, Thresholds};
 use super::rtt::PairRtt;
@@ -269,7 +269,7 @@ impl DistinctSketch {
 /// The pairs seen so far, and what did not fit.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PairTable {
-    index: FxHashMap<(IpAddr, IpAddr), u32>,
+    index: FastMap<(IpAddr, IpAddr), u32>,
     pub(crate) pairs: Vec<PairStats>,
     overflow: Overflow,
     overflow_pairs: DistinctSketch,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use super::churn::Churn;
 use crate::decode::Packet;
@@ -45,7 +45,7 @@ pub struct Timeline {
     /// Packets outside the binned range.
     pub unbinned: u64,
     window: i64,
-    window_peers: FxHashMap<IpAddr, u64>,
+    window_peers: FastMap<IpAddr, u64>,
     suppliers: Vec<u32>,
     /// Sessions, arrivals, departures, reciprocity and supplier turnover (issue 18).
     churn: Churn,
@@ -62,7 +62,7 @@ impl Timeline {
             bins: Vec::new(),
             unbinned: 0,
             window: -1,
-            window_peers: FxHashMap::default(),
+            window_peers: FastMap::default(),
             suppliers: Vec::new(),
             churn: Churn::new(
                 super::churn::DEFAULT_IDLE_TIMEOUT_NS,
@@ -263,7 +263,7 @@ pub struct LoopbackFlows {
     bin_ns: i64,
     max_bins: usize,
     origin: Timestamp,
-    index: FxHashMap<(IpAddr, u16, IpAddr, u16), usize>,
+    index: FastMap<(IpAddr, u16, IpAddr, u16), usize>,
     flows: Vec<LoopFlow>,
     /// Flows not followed because the cap was reached.
     pub refused: u64,
@@ -275,7 +275,7 @@ impl LoopbackFlows {
             bin_ns: bin_ns.max(1),
             max_bins,
             origin: Timestamp::EPOCH,
-            index: FxHashMap::default(),
+            index: FastMap::default(),
             flows: Vec::new(),
             refused: 0,
         }

@@ -17,7 +17,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use crate::time::Timestamp;
 
@@ -61,7 +61,7 @@ pub(crate) enum Sent {
 /// Per-peer message timing of the local host.
 #[derive(Debug, Clone, Default)]
 pub struct MessageTiming {
-    peers: FxHashMap<IpAddr, PeerTiming>,
+    peers: FastMap<IpAddr, PeerTiming>,
 }
 
 impl MessageTiming {

@@ -23,7 +23,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use super::rules::{self, Match, PacketView, Proto, Rule};
 use super::{AppName, Evidence};
@@ -274,7 +274,7 @@ impl Findings {
 /// The accumulator. Feed it every decoded packet with [`Identifier::ingest`].
 #[derive(Debug, Default)]
 pub struct Identifier {
-    flows: FxHashMap<FlowKey, FlowState>,
+    flows: FastMap<FlowKey, FlowState>,
     untracked: u64,
 }
 
@@ -383,7 +383,7 @@ impl Identifier {
             untracked_packets: self.untracked,
             ..Findings::default()
         };
-        let mut sums: FxHashMap<(AppName, Rule), Evidence> = FxHashMap::default();
+        let mut sums: FastMap<(AppName, Rule), Evidence> = FastMap::default();
         for (key, st) in &self.flows {
             out.total_flows += 1;
             out.total_ip_bytes += st.ip_bytes;

@@ -33,7 +33,7 @@ pub mod ts;
 
 use std::net::SocketAddr;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use crate::hash::{FastMap, FastSet};
 
 use crate::decode::{Frag, Packet, Transport};
 
@@ -478,12 +478,12 @@ struct Totals {
 /// Follows the player feed over any number of TCP connections; see the module docs.
 #[derive(Debug, Clone, Default)]
 pub struct FeedTracker {
-    conns: FxHashMap<(SocketAddr, SocketAddr), Conn>,
+    conns: FastMap<(SocketAddr, SocketAddr), Conn>,
     clock: FeedClock,
     totals: Totals,
     connections: u64,
     /// Connections ignored (bounded: beyond [`DROPPED_KEYS_MAX`] only segments are counted).
-    dropped: FxHashSet<(SocketAddr, SocketAddr)>,
+    dropped: FastSet<(SocketAddr, SocketAddr)>,
     segments_dropped: u64,
 }
 

@@ -28,8 +28,8 @@
 
 use std::collections::VecDeque;
 
+use crate::hash::FastMap;
 use hdrhistogram::Histogram;
-use rustc_hash::FxHashMap;
 
 /// Offsets into the UDP payload where fingerprints start (bytes of a per-hop header skipped).
 pub const OFFSETS: [usize; 7] = [0, 4, 8, 12, 16, 24, 32];
@@ -107,7 +107,7 @@ struct Slot {
 /// One offset's sliding window of source fingerprints.
 #[derive(Debug, Default)]
 struct Window {
-    map: FxHashMap<u64, Slot>,
+    map: FastMap<u64, Slot>,
     order: VecDeque<(i64, u64)>,
     peak: usize,
     evicted_early: u64,

@@ -25,7 +25,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use crate::hash::{FastMap, FastSet};
 
 use super::assemble::{self, Warning};
 use super::stream::{self, Item, Pass};
@@ -154,7 +154,7 @@ impl ClientRule {
     ///
     /// Standard input cannot be read ahead: only rule 2 applies.
     pub fn detect(paths: &[String]) -> Result<Option<ClientRule>, AnalysisError> {
-        let mut macs: FxHashMap<[u8; 6], FxHashSet<IpAddr>> = FxHashMap::default();
+        let mut macs: FastMap<[u8; 6], FastSet<IpAddr>> = FastMap::default();
         let mut private = false;
         let readable: Vec<&String> = paths.iter().filter(|p| p.as_str() != "-").collect();
         if !readable.is_empty() {
@@ -196,7 +196,7 @@ impl ClientRule {
 
     /// The packet's source and destination: whether each is a client.
     #[inline]
-    fn sides(&self, p: &Packet<'_>, known: &FxHashMap<IpAddr, u32>) -> (bool, bool) {
+    fn sides(&self, p: &Packet<'_>, known: &FastMap<IpAddr, u32>) -> (bool, bool) {
         let host = |ip: IpAddr| is_unicast_host(ip);
         match self {
             ClientRule::Prefixes(prefixes) => {
@@ -277,7 +277,7 @@ pub struct OverCap {
     pub bytes: u64,
     /// Some were refused because the pair budget was spent (else only `--max-clients`).
     pub by_pairs: bool,
-    seen: FxHashSet<IpAddr>,
+    seen: FastSet<IpAddr>,
 }
 
 impl OverCap {
@@ -322,10 +322,10 @@ enum Msg {
 struct Router {
     rule: ClientRule,
     filter: Option<Filter>,
-    index: FxHashMap<IpAddr, u32>,
+    index: FastMap<IpAddr, u32>,
     clients: Vec<Routed>,
     /// Second pass: only these clients, each with the decision its first pass settled on.
-    only: Option<FxHashMap<IpAddr, Decision>>,
+    only: Option<FastMap<IpAddr, Decision>>,
     max_clients: usize,
     over: OverCap,
     unrouted: Unrouted,
@@ -534,7 +534,7 @@ impl GatewayAnalyzer {
             router: Router {
                 rule,
                 filter: stream::compile_filter(&cfg.analysis)?,
-                index: FxHashMap::default(),
+                index: FastMap::default(),
                 clients: Vec::new(),
                 only: None,
                 max_clients: cfg.max_clients,
@@ -554,7 +554,7 @@ impl GatewayAnalyzer {
     }
 
     /// A second pass: only these clients are analysed, each classified with its decision.
-    fn restricted(mut self, only: FxHashMap<IpAddr, Decision>) -> Self {
+    fn restricted(mut self, only: FastMap<IpAddr, Decision>) -> Self {
         self.router.only = Some(only);
         self
     }
@@ -749,14 +749,14 @@ pub fn analyze_gateway(
         parallel,
         progress,
     )?;
-    let redo: FxHashMap<IpAddr, Decision> = first
+    let redo: FastMap<IpAddr, Decision> = first
         .clients
         .iter()
         .filter(|c| c.pass.fin.needs_second_pass)
         .filter_map(|c| Some((c.ip, c.pass.fin.decision()?)))
         .collect();
     let stdin = paths.iter().any(|p| p == "-");
-    let mut second: FxHashMap<IpAddr, ClientPass> = FxHashMap::default();
+    let mut second: FastMap<IpAddr, ClientPass> = FastMap::default();
     let mut approximate = false;
     if !redo.is_empty() {
         if stdin || stats.interrupted {

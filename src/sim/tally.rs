@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::FastMap;
 
 use super::frame::IPPROTO_UDP;
 use super::playout::{fluid_playout, median};
@@ -91,7 +91,7 @@ pub(crate) struct Tally {
     loopback_packets: u64,
     first_ns: Option<u64>,
     last_ns: u64,
-    remotes: FxHashMap<Ipv4Addr, RemoteStats>,
+    remotes: FastMap<Ipv4Addr, RemoteStats>,
     ip_in: u64,
     ip_out: u64,
     video_ip_in: u64,
@@ -125,7 +125,7 @@ impl Tally {
             loopback_packets: 0,
             first_ns: None,
             last_ns: 0,
-            remotes: FxHashMap::default(),
+            remotes: FastMap::default(),
             ip_in: 0,
             ip_out: 0,
             video_ip_in: 0,

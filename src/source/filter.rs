@@ -3,15 +3,15 @@
 //! layer); a link type on which the expression cannot compile has all its frames rejected,
 //! with a warning.
 
+use crate::hash::FastMap;
 use pcap::{BpfProgram, Capture, Linktype};
-use rustc_hash::FxHashMap;
 
 use super::RawPacket;
 
 /// A compiled filter.
 pub struct Filter {
     expr: String,
-    programs: FxHashMap<u16, Option<BpfProgram>>,
+    programs: FastMap<u16, Option<BpfProgram>>,
     /// Warnings about link types the expression does not compile for.
     pub warnings: Vec<String>,
 }
@@ -32,7 +32,7 @@ impl Filter {
     pub fn new(expr: &str) -> Result<Self, String> {
         let eth = compile(expr, super::linktype::ETHERNET)
             .map_err(|e| format!("bad filter expression '{expr}': {e}"))?;
-        let mut programs = FxHashMap::default();
+        let mut programs = FastMap::default();
         programs.insert(super::linktype::ETHERNET, Some(eth));
         Ok(Filter {
             expr: expr.to_string(),
