@@ -8,7 +8,8 @@
 //! so a client's table is the one `analyze --local IP` builds from that client's packets. A
 //! packet between two clients goes to both. It has two halves: the reading side (filter,
 //! decode, routing, identification: `Router`) and the table side (`Tables`); on two cores they
-//! run on two threads, batches of their messages between them, as the single-client pass does. [`analyze_gateway`] runs the pass over files (a
+//! run on two threads, batches of their messages between them, as the single-client pass does
+//! (the table side applies a batch client by client, see `Tables::apply_batch`). [`analyze_gateway`] runs the pass over files (a
 //! second one, for the clients that need it, as [`analyze_files`](super::analyze_files) does)
 //! and assembles each client's report with [`assemble::analysis_and_report`], handing them to
 //! the caller one at a time so reports are never all in memory at once.
@@ -521,7 +522,7 @@ pub struct GatewayPass {
 /// Buffered records of a client's warm-up in gateway mode (the single-client default is
 /// 200,000): a client's provisional threshold is chosen after this many of its packets, and a
 /// client whose final threshold would have put a packet in another class is read again.
-/// Bounds the warm-up to about 130 kB per client.
+/// Bounds the warm-up to 64 kB per client (32-byte records).
 pub const CLIENT_WARMUP_RECORDS: usize = 2048;
 
 impl GatewayAnalyzer {
