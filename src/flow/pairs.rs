@@ -174,7 +174,7 @@ impl PairStats {
     }
 }
 
-/// The first [`MAX_PORTS`] ports one side of a pair used, in order of first use. Held inline
+/// The first 16 ports (`MAX_PORTS`) one side of a pair used, in order of first use. Held inline
 /// in the pair: one fewer allocation per side, and no cache line of its own to fetch per packet
 /// when many pairs are live (gateway mode).
 #[derive(Debug, Clone, Copy, Default)]
