@@ -99,8 +99,8 @@ pub enum Rule {
     SrtControl,
     /// QUIC long header (RFC 8999 §5.1, RFC 9000 §17.2): form bit, fixed bit (except version
     /// negotiation), a known version (1, 2, drafts 0xFF0000xx, Google Q0xx/T0xx, 0 for version
-    /// negotiation), connection id lengths ≤ 20 within the payload. Tested on
-    /// `tcpdump__quic_vn.pcap`.
+    /// negotiation, which must then list whole 4-byte versions, each known or greased),
+    /// connection id lengths ≤ 20 within the payload. Tested on `tcpdump__quic_vn.pcap`.
     QuicLong,
     /// Google QUIC public header with version (Chromium's pre-IETF QUIC): flags with the
     /// version bit and without the reserved bit 0x80, then (with the 8-byte connection id flag)
@@ -565,20 +565,44 @@ pub fn quic_long(p: &[u8]) -> bool {
         return false;
     }
     let known = match version {
-        // Version negotiation: the fixed bit is unused (RFC 9000 §17.2.1).
+        // Version negotiation: the fixed bit is unused (RFC 9000 §17.2.1); the versions listed
+        // after the connection ids are checked below.
         0 => true,
-        // RFC 9000, RFC 9369 (v2), IETF drafts.
-        1 | 0x6B33_43CF => b0 & 0x40 != 0,
-        v if v >> 8 == 0x00FF_0000 => b0 & 0x40 != 0,
-        // Google QUIC over the invariant header: Q046–Q099, T0xx.
-        v if (v >> 16 == 0x5130 || v >> 16 == 0x5430) && ascii_digits(v) => b0 & 0x40 != 0,
-        _ => false,
+        v => known_quic_version(v) && b0 & 0x40 != 0,
     };
     if !known || dcid > 20 {
         return false;
     }
     let scid_at = 6 + usize::from(dcid);
-    matches!(p.get(scid_at), Some(&scid) if scid <= 20 && scid_at + 1 + usize::from(scid) <= p.len())
+    let Some(&scid) = p.get(scid_at) else {
+        return false;
+    };
+    let end = scid_at + 1 + usize::from(scid);
+    if scid > 20 || end > p.len() {
+        return false;
+    }
+    if version != 0 {
+        return true;
+    }
+    // A version negotiation packet lists the server's versions: a whole number of 4-byte
+    // versions, each one known or reserved for greasing (0x?a?a?a?a, RFC 9000 §15). An RTP
+    // packet with payload type 0 and sequence number and timestamp near 0 (audio at the start
+    // of a call) has the same first five bytes, but not this.
+    let versions = p.get(end..).unwrap_or(&[]);
+    !versions.is_empty()
+        && versions.len() % 4 == 0
+        && versions.chunks_exact(4).all(|v| {
+            let v = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+            known_quic_version(v) || v & 0x0F0F_0F0F == 0x0A0A_0A0A
+        })
+}
+
+/// A QUIC version peerscope knows: RFC 9000 (1), RFC 9369 (v2), IETF drafts 0xFF0000xx,
+/// Google QUIC over the invariant header (Q046–Q099, T0xx).
+fn known_quic_version(v: u32) -> bool {
+    matches!(v, 1 | 0x6B33_43CF)
+        || v >> 8 == 0x00FF_0000
+        || ((v >> 16 == 0x5130 || v >> 16 == 0x5430) && ascii_digits(v))
 }
 
 fn ascii_digits(v: u32) -> bool {
@@ -838,6 +862,22 @@ mod tests {
         let mut q = p.clone();
         q[5] = 21;
         assert!(!quic_long(&q));
+        // Version negotiation: version 0, 8-byte DCID and SCID, then v1, v2 and a grease
+        // version; without a version list, or with an unknown one, it is not QUIC.
+        let mut vn = vec![0x80 | 0x2a, 0, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 8];
+        vn.extend_from_slice(&[9, 9, 9, 9, 9, 9, 9, 9]);
+        vn.extend_from_slice(&[0, 0, 0, 1, 0x6B, 0x33, 0x43, 0xCF, 0x1A, 0x2A, 0x3A, 0x4A]);
+        assert!(quic_long(&vn));
+        assert!(!quic_long(&vn[..vn.len() - 12]));
+        assert!(!quic_long(&vn[..vn.len() - 2]));
+        let mut odd = vn.clone();
+        odd[vn.len() - 1] = 0x4B;
+        assert!(!quic_long(&odd));
+        // RTP audio at the start of a call (PT 0, sequence 0, timestamp 160): not QUIC.
+        let mut rtp_start = vec![0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xA0];
+        rtp_start.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+        rtp_start.extend_from_slice(&[0xFF; 160]);
+        assert!(!quic_long(&rtp_start));
         // gQUIC Q035 client hello (the first bytes of ndpi__youtube_quic.pcap).
         let g = [
             0x0d, 0x93, 0x70, 0xe1, 0x5e, 0x7c, 0x44, 0x6d, 0x08, 0x51, 0x30, 0x33, 0x35, 0x01,
