@@ -145,6 +145,20 @@ pub(crate) struct Rec {
     kind: RecKind,
 }
 
+impl Rec {
+    /// The record of packet `p`, of final kind `kind`.
+    #[inline]
+    fn of(p: &Packet<'_>, kind: RecKind) -> Self {
+        Rec {
+            ts: p.ts,
+            src: p.src,
+            dst: p.dst,
+            ip_len: p.ip_len,
+            kind,
+        }
+    }
+}
+
 /// A [`Rec`] as the warm-up buffers it: its addresses are those of its pair, named by index
 /// (32 bytes instead of 64: the warm-up buffer of each client in gateway mode is most of its
 /// memory). A record whose pair was not tracked (the table was full) keeps its addresses
@@ -400,13 +414,7 @@ impl Table {
         let infra = udp && (is_infra_port(p.sport) || is_infra_port(p.dport));
         let kind = self.fragments.kind(p, udp, infra);
         let (kind, pair) = self.pairs.add(p, kind, self.cfg.max_pairs);
-        let rec = Rec {
-            ts: p.ts,
-            src: p.src,
-            dst: p.dst,
-            ip_len: p.ip_len,
-            kind,
-        };
+        let rec = Rec::of(p, kind);
         match self.warmup.decision() {
             Some(d) => timeline_add(&mut self.timeline, &mut self.timing, &rec, d),
             None => {
@@ -722,13 +730,7 @@ mod tests {
         let mut want = Vec::new();
         for p in &packets {
             let (kind, pair) = pairs.add(p, RecKind::PeerUdp(p.payload_len), 1);
-            let rec = Rec {
-                ts: p.ts,
-                src: p.src,
-                dst: p.dst,
-                ip_len: p.ip_len,
-                kind,
-            };
+            let rec = Rec::of(p, kind);
             buf.push(rec, pair, &pairs.pairs);
             want.push((rec.ts, rec.src, rec.dst, rec.ip_len, pair.is_some()));
         }
